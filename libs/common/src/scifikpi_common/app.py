@@ -1,0 +1,106 @@
+"""The FastAPI app every service starts from.
+
+Resources (engine, sessionmaker, JWKS cache) are made in the lifespan and closed on shutdown,
+never at import. Middleware, problem handlers, `/healthz`, `/readyz` and `/metrics` are the same
+everywhere, so a new service only brings its routers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from scifikpi_common.db import UnitOfWork, UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.errors import Problem, install_problem_handlers
+from scifikpi_common.health import broker_check, database_check, health_router
+from scifikpi_common.logging import configure_logging
+from scifikpi_common.metrics import metrics_endpoint
+from scifikpi_common.middleware import RequestContextMiddleware
+from scifikpi_common.outbox import Outbox
+from scifikpi_common.security import JwksCache, JwksFetcher, TokenVerifier, http_jwks_fetcher
+from scifikpi_common.settings import ServiceSettings
+from scifikpi_common.tracing import configure_tracing
+
+StartupHook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    outbox: Outbox | None = None,
+    jwks_fetcher: JwksFetcher | None = None,
+    on_startup: StartupHook | None = None,
+    check_broker: bool = True,
+    version: str = "1.0.0",
+) -> FastAPI:
+    service = settings.service_name
+    configure_logging(service, level=settings.log_level, fmt=settings.log_format)
+    configure_tracing(service, settings.otlp_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        checks = {}
+        engine = None
+        if outbox is not None:
+            engine = create_engine(
+                settings.database_url,
+                schema=outbox.table.schema or service,
+                application_name=f"{service}.api",
+                pool_size=settings.db_pool_size,
+            )
+            app.state.engine = engine
+            app.state.uow_factory = UnitOfWorkFactory(create_sessionmaker(engine), outbox)
+            checks["database"] = database_check(engine)
+        if check_broker:
+            checks["broker"] = broker_check(settings.kafka_bootstrap_servers)
+        app.state.readiness_checks = checks
+        http = httpx.AsyncClient(timeout=5.0)
+        fetcher = jwks_fetcher or http_jwks_fetcher(settings.jwks_url, http)
+        app.state.token_verifier = TokenVerifier(
+            JwksCache(fetcher), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        if on_startup is not None:
+            await on_startup(app)
+        try:
+            yield
+        finally:
+            await http.aclose()
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health_router())
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+
+    # Make `Problem` a named component so every problem response can reference it.
+    original_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = original_openapi()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.setdefault("Problem", Problem.model_json_schema())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with request.app.state.uow_factory() as uow:
+        yield uow
+
+
+UoW = Annotated[UnitOfWork, Depends(get_uow)]

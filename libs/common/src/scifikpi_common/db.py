@@ -1,0 +1,97 @@
+"""Database plumbing: a schema per service, engines made in the lifespan, one unit of work.
+
+Repositories take the unit of work's session and never commit; the handler that owns the use
+case calls `uow.commit()` exactly once, so a state change and the events it emits (outbox rows)
+land in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from scifikpi_common.events.base import Event
+    from scifikpi_common.outbox import Outbox
+
+#: Stable constraint names so Alembic autogenerate never churns (Polar's convention).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+
+def make_metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(database_url: str, *, schema: str, application_name: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"server_settings": {"application_name": application_name, "search_path": schema}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class UnitOfWork:
+    """One transaction for one request or one message, with the service's outbox attached.
+
+    `async with uow:` opens it; `await uow.commit()` ends it; leaving the block without a
+    commit rolls everything back, events included.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+        self._sessionmaker = sessionmaker
+        self._outbox = outbox
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessionmaker()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.rollback()  # no-op after a commit
+            await session.close()
+
+    async def publish(self, event: Event) -> None:
+        """Queue an event in the outbox, inside this transaction."""
+        await self._outbox.add(self.session, event)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh `UnitOfWork` per request or message."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+        self.sessionmaker = sessionmaker
+        self.outbox = outbox
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.sessionmaker, self.outbox)

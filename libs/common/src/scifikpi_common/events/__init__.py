@@ -1,0 +1,26 @@
+"""Event contracts: the envelope and every published event's payload schema (DESIGN §4).
+
+A breaking change to a payload means a new `.v2` topic, never an in-place edit: fields may only be
+added, and only as optional.
+"""
+
+from scifikpi_common.events.auth import UserActivated, UserRegistered
+from scifikpi_common.events.base import Envelope, Event
+from scifikpi_common.events.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
+
+#: Every event type we publish, by `event_type`.
+ALL_EVENTS: dict[str, type[Event]] = {
+    cls.EVENT_TYPE: cls
+    for cls in (UserRegistered, UserActivated, PaymentSucceeded, PaymentFailed, PaymentRefunded)
+}
+
+__all__ = [
+    "ALL_EVENTS",
+    "Envelope",
+    "Event",
+    "PaymentFailed",
+    "PaymentRefunded",
+    "PaymentSucceeded",
+    "UserActivated",
+    "UserRegistered",
+]

@@ -1,0 +1,104 @@
+"""structlog JSON logs with request, trace and user context; secrets never reach the output.
+
+Standard-library loggers (uvicorn, alembic, aiokafka) go through the same renderer, so every line
+a process writes is one JSON object.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from scifikpi_common.tracing import current_trace_id
+
+#: Keys whose values are replaced wherever they appear in a log event (case-insensitive substrings).
+SENSITIVE_KEYS = (
+    "password",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "card",
+    "cvc",
+    "cvv",
+    "pan",
+    "private_key",
+    "api_key",
+)
+REDACTED = "[redacted]"
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, MutableMapping):
+        return {k: (REDACTED if _is_sensitive(k) else _redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _is_sensitive(key: object) -> bool:
+    lowered = str(key).lower()
+    return any(word in lowered for word in SENSITIVE_KEYS)
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return {k: (REDACTED if _is_sensitive(k) else _redact(v)) for k, v in event_dict.items()}
+
+
+def add_trace_id(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    if "trace_id" not in event_dict:
+        trace_id = current_trace_id()
+        if trace_id:
+            event_dict["trace_id"] = trace_id
+    return event_dict
+
+
+def configure_logging(service_name: str, *, level: str = "INFO", fmt: str = "json") -> None:
+    def add_service(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict.setdefault("service", service_name)
+        return event_dict
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        add_service,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_id,
+        redact_secrets,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access", "aiokafka", "faststream.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)
