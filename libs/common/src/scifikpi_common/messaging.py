@@ -1,0 +1,266 @@
+"""Event consumers: at-least-once delivery made effectively-once by the inbox.
+
+Each message is handled in one transaction that first claims `(consumer, event_id)` in the
+service's inbox, then runs the handler, then commits; only after that commit is the Kafka offset
+committed (FastStream `NACK_ON_ERROR`). Failures:
+- a malformed envelope or payload is poison: straight to `<topic>.dlq`;
+- a handler error is retried with exponential backoff, then dead-lettered;
+- an infrastructure error (database or network down) is never dead-lettered: the consumer waits
+  and re-reads the message, so an outage delays events but loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from aiokafka import TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from scifikpi_common.db import UnitOfWork, UnitOfWorkFactory
+from scifikpi_common.events.base import Envelope, Event, parse_envelope
+from scifikpi_common.inbox import claim
+from scifikpi_common.logging import get_logger
+from scifikpi_common.metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENT_HANDLE_LATENCY, EVENTS_CONSUMED
+from scifikpi_common.tracing import extract_context, kafka_headers_to_dict, tracer
+
+log = get_logger(__name__)
+
+Handler = Callable[..., Awaitable[None]]
+Outcome = Literal["handled", "duplicate", "ignored", "dead_lettered"]
+
+
+class PoisonMessage(Exception):
+    """A message that can never be handled as it is (malformed envelope or payload)."""
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | OSError | TimeoutError)
+
+
+@dataclass(frozen=True)
+class _Route:
+    event_cls: type[Event]
+    handler: Handler
+    consumer: str
+    wants_envelope: bool
+
+
+@dataclass
+class Delivery:
+    """One Kafka record as the consumer saw it."""
+
+    topic: str
+    body: bytes
+    key: bytes | None = None
+    headers: dict[str, str] | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+class EventConsumers:
+    """The event handlers of one service: `@consumers.handler(PaymentSucceeded)`.
+
+    A handler is `async def on_x(event, uow[, envelope]) -> None`; it never commits.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        inbox: Table,
+        *,
+        max_attempts: int = 5,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        infra_retry_s: float = 2.0,
+    ) -> None:
+        self.service = service
+        self.inbox = inbox
+        self.max_attempts = max_attempts
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.infra_retry_s = infra_retry_s
+        self._routes: dict[str, dict[str, list[_Route]]] = {}
+
+    def handler(self, event_cls: type[Event]) -> Callable[[Handler], Handler]:
+        def register(func: Handler) -> Handler:
+            params = inspect.signature(func).parameters
+            route = _Route(event_cls, func, f"{self.service}.{func.__name__}", "envelope" in params)
+            self._routes.setdefault(event_cls.TOPIC, {}).setdefault(event_cls.EVENT_TYPE, []).append(route)
+            return func
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._routes)
+
+    @property
+    def group_id(self) -> str:
+        return self.service
+
+    def attach(self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory) -> None:
+        """Subscribe to every topic with a handler, one consumer group per service."""
+        for topic in self.topics:
+            broker.subscriber(
+                topic,
+                group_id=self.group_id,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                title=f"{self.service}:{topic}",
+            )(self._subscriber(broker, uow_factory))
+
+    def _subscriber(self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory) -> Callable[..., Awaitable[None]]:
+        async def on_message(msg: KafkaMessage) -> None:
+            record = msg.raw_message
+            delivery = Delivery(
+                topic=record.topic,
+                body=record.value or b"",
+                key=record.key,
+                headers=kafka_headers_to_dict(record.headers),
+                partition=record.partition,
+                offset=record.offset,
+            )
+            try:
+                await self.process(delivery, uow_factory, broker)
+            except Exception:
+                # Nothing was committed; wait before the seek-back so an outage is not a hot loop.
+                await asyncio.sleep(self.infra_retry_s)
+                raise
+            consumer = getattr(msg, "consumer", None)
+            if hasattr(consumer, "highwater"):
+                high = consumer.highwater(TopicPartition(record.topic, record.partition))
+                if high is not None:
+                    CONSUMER_LAG.labels(self.service, record.topic, str(record.partition)).set(max(high - record.offset - 1, 0))
+
+        on_message.__name__ = f"{self.service}_consumer"
+        return on_message
+
+    async def process(self, delivery: Delivery, uow_factory: UnitOfWorkFactory, broker: KafkaBroker | None) -> list[Outcome]:
+        """Handle one delivery; returns what each interested handler did."""
+        try:
+            envelope = parse_envelope(delivery.body)
+        except ValidationError as exc:
+            await self._dead_letter(broker, delivery, "malformed-envelope", exc, consumer=self.service)
+            return ["dead_lettered"]
+        routes = self._routes.get(delivery.topic, {}).get(envelope.event_type, [])
+        outcomes: list[Outcome] = []
+        for route in routes:
+            outcomes.append(await self._handle(route, envelope, delivery, uow_factory, broker))
+        return outcomes or ["ignored"]
+
+    async def _handle(
+        self,
+        route: _Route,
+        envelope: Envelope[dict[str, Any]],
+        delivery: Delivery,
+        uow_factory: UnitOfWorkFactory,
+        broker: KafkaBroker | None,
+    ) -> Outcome:
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.event_id), event_type=envelope.event_type, consumer=route.consumer
+        )
+        try:
+            try:
+                event = route.event_cls.model_validate(envelope.payload)
+            except ValidationError as exc:
+                await self._dead_letter(broker, delivery, "invalid-payload", exc, consumer=route.consumer)
+                return self._count(route, envelope, "dead_lettered")
+            ctx = extract_context(delivery.headers or {})
+            started = time.perf_counter()
+            with tracer(self.service).start_as_current_span(
+                f"consume {envelope.event_type}", context=ctx, kind=SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("messaging.destination.name", delivery.topic)
+                span.set_attribute("messaging.message.id", str(envelope.event_id))
+                try:
+                    outcome = await self._handle_with_retries(route, event, envelope, uow_factory)
+                except Exception as exc:
+                    if is_infrastructure_error(exc):
+                        log.warning("consumer_infrastructure_error", error=repr(exc))
+                        raise
+                    log.exception("consumer_handler_failed", attempts=self.max_attempts)
+                    await self._dead_letter(broker, delivery, "handler-failed", exc, consumer=route.consumer)
+                    return self._count(route, envelope, "dead_lettered")
+            EVENT_HANDLE_LATENCY.labels(self.service, route.consumer).observe(time.perf_counter() - started)
+            return self._count(route, envelope, outcome)
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id", "event_type", "consumer")
+
+    async def _handle_with_retries(
+        self, route: _Route, event: Event, envelope: Envelope[dict[str, Any]], uow_factory: UnitOfWorkFactory
+    ) -> Outcome:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential_jitter(multiplier=self.backoff_initial_s, max=self.backoff_max_s),
+            retry=retry_if_exception(lambda e: not is_infrastructure_error(e)),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                async with uow_factory() as uow:
+                    first_time = await claim(
+                        uow.session,
+                        self.inbox,
+                        consumer=route.consumer,
+                        event_id=envelope.event_id,
+                        event_type=envelope.event_type,
+                    )
+                    if not first_time:
+                        return "duplicate"
+                    await self._call(route, event, uow, envelope)
+                    await uow.commit()
+        return "handled"
+
+    @staticmethod
+    async def _call(route: _Route, event: Event, uow: UnitOfWork, envelope: Envelope[dict[str, Any]]) -> None:
+        if route.wants_envelope:
+            await route.handler(event, uow, envelope=envelope)
+        else:
+            await route.handler(event, uow)
+
+    def _count(self, route: _Route, envelope: Envelope[dict[str, Any]], outcome: Outcome) -> Outcome:
+        EVENTS_CONSUMED.labels(self.service, route.consumer, envelope.event_type, outcome).inc()
+        if outcome == "duplicate":
+            log.info("event_duplicate_skipped")
+        return outcome
+
+    async def _dead_letter(
+        self, broker: KafkaBroker | None, delivery: Delivery, reason: str, exc: BaseException, *, consumer: str
+    ) -> None:
+        dlq = f"{delivery.topic}.dlq"
+        headers = {
+            **(delivery.headers or {}),
+            "dlq-reason": reason,
+            "dlq-error": repr(exc)[:1000],
+            "dlq-consumer": consumer,
+            "dlq-original-topic": delivery.topic,
+            "dlq-original-partition": str(delivery.partition),
+            "dlq-original-offset": str(delivery.offset),
+        }
+        log.error("event_dead_lettered", dlq=dlq, reason=reason, error=repr(exc)[:300])
+        if broker is None:
+            raise PoisonMessage(reason) from exc
+        await broker.publish(delivery.body, topic=dlq, key=delivery.key, headers=headers)
+        DLQ_MESSAGES.labels(self.service, delivery.topic).inc()
+
+
+def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
+    """The one place a FastStream broker is built (plain producer: Tansu has no idempotence)."""
+    return KafkaBroker(bootstrap_servers, client_id=client_id, acks="all", logger=get_logger("faststream"))

@@ -1,0 +1,114 @@
+"""Process entry points shared by every service: API server, consumer worker, outbox relay.
+
+Each runs as its own process (DESIGN §1) so they scale apart; SIGTERM/SIGINT stop them
+gracefully, finishing the message or batch in hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import uvicorn
+
+from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.logging import configure_logging, get_logger
+from scifikpi_common.messaging import EventConsumers, make_broker
+from scifikpi_common.metrics import serve_worker_metrics
+from scifikpi_common.outbox import Outbox
+from scifikpi_common.relay import OutboxRelay, make_producer
+from scifikpi_common.settings import ServiceSettings
+from scifikpi_common.tracing import configure_tracing
+
+log = get_logger(__name__)
+
+
+def serve_api(app_factory: str, settings: ServiceSettings) -> None:
+    """Run `module:create_app` under uvicorn (uvloop, httptools, our JSON logging)."""
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _prepare(settings: ServiceSettings, role: str) -> None:
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    configure_tracing(f"{settings.service_name}-{role}", settings.otlp_endpoint)
+    serve_worker_metrics(settings.metrics_port)
+
+
+async def consume_until_stopped(
+    settings: ServiceSettings, consumers: EventConsumers, outbox: Outbox, stop: asyncio.Event
+) -> None:
+    engine = create_engine(
+        settings.database_url, schema=outbox.table.schema or settings.service_name,
+        application_name=f"{settings.service_name}.worker", pool_size=settings.db_pool_size,
+    )
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker")
+    consumers.attach(broker, UnitOfWorkFactory(create_sessionmaker(engine), outbox))
+    try:
+        await broker.start()
+        log.info("worker_started", topics=consumers.topics, group=consumers.group_id)
+        await stop.wait()
+    finally:
+        await broker.stop()
+        await engine.dispose()
+
+
+async def relay_until_stopped(settings: ServiceSettings, outbox: Outbox, stop: asyncio.Event) -> None:
+    engine = create_engine(
+        settings.database_url, schema=outbox.table.schema or settings.service_name,
+        application_name=f"{settings.service_name}.relay", pool_size=2,
+    )
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+    try:
+        await _start_with_retry(producer.start, stop, "kafka producer")
+        await OutboxRelay(engine, outbox, producer).run(stop)
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+async def _start_with_retry(start, stop: asyncio.Event, what: str) -> None:  # type: ignore[no-untyped-def]
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await start()
+            return
+        except Exception as exc:
+            log.warning("start_failed", what=what, error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
+def run_worker(settings: ServiceSettings, consumers: EventConsumers, outbox: Outbox) -> None:
+    async def main() -> None:
+        _prepare(settings, "worker")
+        await consume_until_stopped(settings, consumers, outbox, _stop_event())
+
+    asyncio.run(main())
+
+
+def run_relay(settings: ServiceSettings, outbox: Outbox) -> None:
+    async def main() -> None:
+        _prepare(settings, "relay")
+        await relay_until_stopped(settings, outbox, _stop_event())
+
+    asyncio.run(main())
