@@ -25,10 +25,6 @@ _UNTRACKED = frozenset({"/healthz", "/readyz", "/metrics"})
 log = get_logger("http")
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or "unmatched"
@@ -57,21 +53,31 @@ class RequestContextMiddleware:
             return
 
         received = 0
+        too_large = False
+        status_code = 500
+        response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # A streamed body over the limit: answer 413 ourselves and tell the app the client
+            # left, whatever framework code sits between us and the route.
+            nonlocal received, too_large, status_code
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    too_large = True
+                    if not response_started:
+                        await self._send_too_large(send, request_id)
+                        status_code = 413
+                    return {"type": "http.disconnect"}
             return message
-
-        status_code = 500
-        response_started = False
 
         async def send_with_context(message: Message) -> None:
             nonlocal status_code, response_started
+            if too_large:
+                return
             if message["type"] == "http.response.start":
                 status_code = message["status"]
                 response_started = True
@@ -87,10 +93,9 @@ class RequestContextMiddleware:
         ) as span:
             try:
                 await self.app(scope, limited_receive, send_with_context)
-            except _BodyTooLarge:
-                if not response_started:
-                    await self._send_too_large(send, request_id)
-                status_code = 413
+            except Exception:
+                if not too_large:
+                    raise
             finally:
                 elapsed = time.perf_counter() - start
                 route = _route_template(scope)
