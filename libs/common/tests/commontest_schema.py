@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import Column, Integer, Table, Text
-
 from scifikpi_common.db import make_metadata
 from scifikpi_common.events.base import Event
 from scifikpi_common.inbox import inbox_table
 from scifikpi_common.outbox import Outbox, outbox_table
+from sqlalchemy import Column, Integer, Table, Text
 
 SCHEMA = "commontest"
 metadata = make_metadata(SCHEMA)

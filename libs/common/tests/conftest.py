@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from commontest_schema import SCHEMA, metadata, outbox
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.testing import truncate_schema
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from scifikpi_common.events import ALL_EVENTS
 from scifikpi_common.events.asyncapi import build_document
 

@@ -8,12 +8,11 @@ import uuid
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import func, insert, select
-
 from commontest_schema import TEST_TOPIC, ThingHappened, inbox, things
 from scifikpi_common.events.base import Envelope
 from scifikpi_common.localinfra import ensure_topics
 from scifikpi_common.messaging import Delivery, EventConsumers, make_broker
+from sqlalchemy import func, insert, select
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,6 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-
 from scifikpi_common.app import create_service_app
 from scifikpi_common.errors import Conflict
 from scifikpi_common.settings import ServiceSettings

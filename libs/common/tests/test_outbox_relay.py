@@ -12,11 +12,10 @@ import uuid
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import func, insert, select
-
-from commontest_schema import SCHEMA, TEST_TOPIC, ThingHappened, outbox, things
+from commontest_schema import TEST_TOPIC, ThingHappened, outbox, things
 from scifikpi_common.localinfra import ensure_topics
 from scifikpi_common.relay import OutboxRelay, make_producer
+from sqlalchemy import func, insert, select
 
 pytestmark = pytest.mark.kafka
 

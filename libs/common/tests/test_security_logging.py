@@ -10,7 +10,6 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from scifikpi_common.errors import InvalidToken
 from scifikpi_common.logging import REDACTED, redact_secrets
 from scifikpi_common.security import JwksCache, TokenVerifier

@@ -9,8 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
-
-from scifikpi_common.money import MIN_REGISTRATION_DEPOSIT_USD_MINOR, UnknownCurrency, meets_registration_minimum, to_usd_minor
+from scifikpi_common.money import (
+    MIN_REGISTRATION_DEPOSIT_USD_MINOR,
+    UnknownCurrency,
+    meets_registration_minimum,
+    to_usd_minor,
+)
 from scifikpi_common.settings import ServiceSettings
 
 

@@ -15,12 +15,13 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from scifikpi_common.db import UnitOfWork, UnitOfWorkFactory, create_engine, create_sessionmaker
-from scifikpi_common.errors import Problem, install_problem_handlers
+from scifikpi_common.errors import Problem
 from scifikpi_common.health import broker_check, database_check, health_router
 from scifikpi_common.logging import configure_logging
 from scifikpi_common.metrics import metrics_endpoint
 from scifikpi_common.middleware import RequestContextMiddleware
 from scifikpi_common.outbox import Outbox
+from scifikpi_common.problems import install_problem_handlers
 from scifikpi_common.security import JwksCache, JwksFetcher, TokenVerifier, http_jwks_fetcher
 from scifikpi_common.settings import ServiceSettings
 from scifikpi_common.tracing import configure_tracing

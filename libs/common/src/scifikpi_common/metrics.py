@@ -6,7 +6,14 @@ APIs serve `/metrics` on their own port; worker processes start a small metrics 
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 
