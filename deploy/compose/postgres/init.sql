@@ -1,0 +1,23 @@
+-- Local stack only (docker-compose.yml): runs once, when the Postgres data directory is empty.
+-- One login role and one schema per service (DESIGN.md §1): a service's role owns its schema and
+-- cannot read or write another service's. Production gets the same shape from the Helm chart
+-- (CloudNativePG managed roles + Database schemas).
+--
+-- CONNECT/CREATE on the database: each service's Alembic env runs
+-- `CREATE SCHEMA IF NOT EXISTS <svc>` before migrating, and Postgres checks the CREATE privilege
+-- even when the schema already exists.
+--
+-- Passwords here are development placeholders (the stack runs with ENVIRONMENT=local).
+
+\set ON_ERROR_STOP on
+
+-- Nobody but a schema's owner creates objects in `public` (Postgres 15 default, made explicit).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- auth ------------------------------------------------------------------------------------------
+CREATE ROLE auth LOGIN PASSWORD 'auth';
+CREATE SCHEMA auth AUTHORIZATION auth;
+ALTER ROLE auth SET search_path = auth;
+DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO auth', current_database()); END $$;
+
+-- Next service (payments, mining, ledger, nft): copy the four lines above with its name.

@@ -1,0 +1,85 @@
+"""Helpers shared by tests/deploy (importable because conftest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+CHART_DIR = REPO / "deploy" / "helm" / "scifikpi"
+OBSERVABILITY = REPO / "deploy" / "observability"
+
+#: Services of the workspace that ship an image: name -> directory.
+SERVICES = {"auth": REPO / "services" / "auth", "gateway": REPO / "services" / "gateway"}
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def console_scripts(service: str) -> set[str]:
+    """The `[project.scripts]` of a service's pyproject (the commands its image can run)."""
+    data = tomllib.loads((SERVICES[service] / "pyproject.toml").read_text())
+    return set(data["project"].get("scripts", {}))
+
+
+# --- Prometheus metric names ---------------------------------------------------------------------
+
+
+def exported_metric_names() -> set[str]:
+    """Series names the services export, read from the metric objects themselves."""
+    import scifikpi_common.metrics as metrics
+    from prometheus_client import Counter, Gauge, Histogram
+
+    names: set[str] = set()
+    for obj in vars(metrics).values():
+        if isinstance(obj, Counter):
+            names |= {f"{obj._name}_total", f"{obj._name}_created"}
+        elif isinstance(obj, Histogram):
+            names |= {f"{obj._name}_bucket", f"{obj._name}_count", f"{obj._name}_sum"}
+        elif isinstance(obj, Gauge):
+            names.add(obj._name)
+    return names
+
+
+#: Written by Prometheus itself for every scrape target.
+PROMETHEUS_SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
+
+_PROMQL_WORDS = {
+    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+    "bool", "offset", "atan2", "inf", "nan",
+}  # fmt: skip
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects (a small lexer, enough for our rules/dashboards).
+
+    Strings, label matchers `{...}`, range/subquery brackets `[...]`, grouping clauses
+    `by (...)`, numbers and function calls are removed; the identifiers left are metric names.
+    """
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', expr)
+    text = re.sub(r"'(?:\\.|[^'\\])*'", "''", text)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(
+        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)",
+        " ",
+        text,
+        flags=re.IGNORECASE,
+    )
+    text = re.sub(r"(?<![\w:.])\d+(\.\d+)?(e[+-]?\d+)?\b", " ", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        word = match.group(0)
+        rest = text[match.end() :].lstrip()
+        if rest.startswith("("):  # a function or aggregation
+            continue
+        if word.lower() in _PROMQL_WORDS:
+            continue
+        names.add(word)
+    return names
