@@ -42,7 +42,7 @@ def create_engine(database_url: str, *, schema: str, application_name: str, pool
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        connect_args={"server_settings": {"application_name": application_name, "search_path": schema}},
+        connect_args={"server_settings": {"application_name": application_name, "search_path": str(schema)}},
     )
 
 

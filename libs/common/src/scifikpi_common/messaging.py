@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -268,4 +269,5 @@ class EventConsumers:
 
 def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
     """The one place a FastStream broker is built (plain producer: Tansu has no idempotence)."""
-    return KafkaBroker(bootstrap_servers, client_id=client_id, acks="all", logger=get_logger("faststream"))
+    # A stdlib logger, so FastStream's lines go through the same JSON formatter as ours.
+    return KafkaBroker(bootstrap_servers, client_id=client_id, acks="all", logger=logging.getLogger("faststream"))

@@ -1,0 +1,1 @@
+"""SciFiKPI auth service: accounts, credentials, tokens, roles and the JWKS."""

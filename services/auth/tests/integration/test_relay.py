@@ -1,0 +1,99 @@
+"""UserRegistered reaches `auth.user.v1` through the relay; a plain aiokafka consumer reads it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime
+
+import httpx
+import pytest
+from _auth_helpers import individual
+from aiokafka import AIOKafkaConsumer
+from auth.models import make_outbox
+from auth.settings import AuthSettings
+from scifikpi_common import runner
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_user_registered_is_published_with_the_full_envelope(
+    kafka_bootstrap_servers: str,
+    auth_settings: AuthSettings,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+) -> None:
+    response = await client.post(
+        "/auth/register",
+        json=individual(country="FR", initial_deposit={"amount_minor": 2500, "currency": "EUR"}),
+        headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+    )
+    assert response.status_code == 201, response.text
+    user = response.json()["user"]
+
+    settings = auth_settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
+    stop = asyncio.Event()
+    relay = asyncio.create_task(runner.relay_until_stopped(settings, make_outbox(), stop))
+    consumer = AIOKafkaConsumer(
+        "auth.user.v1",
+        bootstrap_servers=kafka_bootstrap_servers,
+        group_id=f"auth-test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        record = None
+        deadline = asyncio.get_running_loop().time() + 60
+        while record is None and asyncio.get_running_loop().time() < deadline:
+            assert not relay.done(), relay.exception()
+            batches = await consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for message in messages:
+                    if message.key == user["id"].encode():
+                        record = message
+        assert record is not None, "UserRegistered never arrived on auth.user.v1"
+    finally:
+        await consumer.stop()
+        stop.set()
+        await asyncio.wait_for(relay, 30)
+
+    envelope = json.loads(record.value)
+    assert set(envelope) == {
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "producer",
+        "key",
+        "payload",
+    }
+    event_id = uuid.UUID(envelope["event_id"])
+    assert event_id.version == 7
+    assert envelope["event_type"] == "UserRegistered"
+    assert envelope["schema_version"] == 1
+    assert datetime.fromisoformat(envelope["occurred_at"]).utcoffset() is not None
+    assert envelope["producer"] == "auth"
+    assert envelope["key"] == user["id"] == record.key.decode()
+    assert envelope["payload"] == {
+        "user_id": user["id"],
+        "email": user["email"],
+        "account_type": "individual",
+        "country": "FR",
+        "status": "pending_payment",
+        "initial_deposit": {"amount_minor": 2500, "currency": "EUR"},
+        "registered_at": envelope["payload"]["registered_at"],
+    }
+    headers = {k: v.decode() for k, v in record.headers}
+    assert headers["event_id"] == str(event_id)
+    assert headers["event_type"] == "UserRegistered"
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert (version, len(span_id), flags) == ("00", 16, "01")
+    assert trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"  # the caller's trace continues
+
+    async with engine.connect() as conn:
+        published = (await conn.execute(text("SELECT published_at FROM auth.outbox"))).scalar_one()
+    assert published is not None
