@@ -7,6 +7,7 @@ gracefully, finishing the message or batch in hand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import uvicorn
@@ -64,9 +65,18 @@ async def consume_until_stopped(
     broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker")
     consumers.attach(broker, UnitOfWorkFactory(create_sessionmaker(engine), outbox))
     try:
-        await broker.start()
-        log.info("worker_started", topics=consumers.topics, group=consumers.group_id)
-        await stop.wait()
+        # Joining a consumer group can take many seconds; a stop request must not wait for it.
+        starting = asyncio.ensure_future(broker.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            log.info("worker_started", topics=consumers.topics, group=consumers.group_id)
+            await stopping
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
     finally:
         await broker.stop()
         await engine.dispose()

@@ -1,0 +1,70 @@
+# SciFiKPI backend: the entry points a person uses. `make` alone lists them.
+# Everything runs through uv from the repository root (Python 3.11, one lock file).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# uv, else the `uv` module of the system Python (installed on demand by the `uv` target)
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+STACK_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv: # make sure uv runs (a machine with nothing but Python gets it from PyPI with pip)
+	@$(UV) --version >/dev/null 2>&1 || { \
+		echo "uv not found: installing it with pip"; \
+		python3 -m pip install --user uv || python3 -m pip install --user --break-system-packages uv; }
+
+.PHONY: sync
+sync: uv ## Install every workspace package and the dev tools from uv.lock
+	$(UV) sync --all-packages --frozen
+
+.PHONY: run
+run: uv ## Start the whole stack locally (Postgres, broker, migrations, services); Ctrl-C stops it
+	$(UV) sync --all-packages
+	$(UV) run scifikpi-stack $(STACK_ARGS)
+
+.PHONY: test
+test: sync ## Unit, integration and e2e tests (starts Postgres/broker/stack when not given)
+	$(UV) run pytest $(PYTEST_ARGS)
+
+.PHONY: test-e2e
+test-e2e: sync ## Only the black-box tests through the gateway (E2E_GATEWAY_URL = use a running stack)
+	$(UV) run pytest tests/e2e $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: sync ## Benchmarks: gateway overhead vs direct, login throughput (prints figures)
+	$(UV) run python -m scifikpi_tools.bench.gateway
+	$(UV) run python services/auth/benchmarks/login.py
+
+.PHONY: lint
+lint: uv ## ruff, and import-linter contracts when .importlinter exists
+	$(UV) run ruff check .
+	@if [ -f .importlinter ]; then echo "$(UV) run lint-imports"; $(UV) run lint-imports; fi
+
+.PHONY: format
+format: ## Format the code with ruff
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+.PHONY: compose-check
+compose-check: uv ## Validate docker-compose.yml against the compose-spec schema (no Docker needed)
+	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+.PHONY: broker
+broker: uv ## Run only the Tansu broker in the foreground (prints KAFKA_BOOTSTRAP_SERVERS)
+	$(UV) run python -m scifikpi_tools.broker
+
+.PHONY: clean
+clean: ## Stop a leftover embedded Postgres and remove local state (.local/) and caches
+	@if [ -f .local/pgdata/postmaster.pid ] && [ -x .venv/bin/python ]; then \
+		.venv/bin/python -m scifikpi_tools.stack --stop-postgres; fi
+	rm -rf .local .pytest_cache .ruff_cache .hypothesis .import_linter_cache
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,77 @@
+"""Black-box end-to-end tests: everything goes through the gateway, as the frontend would.
+
+The session fixture `e2e` uses an already-running stack when `E2E_GATEWAY_URL` is set (its broker
+from `E2E_KAFKA_BOOTSTRAP_SERVERS` or `KAFKA_BOOTSTRAP_SERVERS`, for the event tests); otherwise
+it starts the whole local stack (`scifikpi_tools.stack.LocalStack`) on free ports for the run:
+Postgres from `DATABASE_URL` / 127.0.0.1:5432 / embedded, the broker from
+`KAFKA_BOOTSTRAP_SERVERS` or Tansu, migrations, then every service process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+# The tests import their helpers from `e2e_support` (next to this file). It is registered by
+# path rather than by putting this folder on sys.path, which would also expose this conftest
+# as a top-level `conftest` module to every other test package.
+_here = Path(__file__).parent
+_spec = importlib.util.spec_from_file_location("e2e_support", _here / "e2e_support.py")
+assert _spec is not None and _spec.loader is not None
+e2e_support = importlib.util.module_from_spec(_spec)
+sys.modules["e2e_support"] = e2e_support
+_spec.loader.exec_module(e2e_support)
+API = e2e_support.API
+
+
+@dataclass(frozen=True)
+class E2E:
+    gateway_url: str
+    kafka_bootstrap_servers: str | None
+    log_path: str | None = None
+
+
+@pytest.fixture(scope="session")
+async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
+    external = os.environ.get("E2E_GATEWAY_URL")
+    if external:
+        kafka = os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
+            "KAFKA_BOOTSTRAP_SERVERS"
+        )
+        yield E2E(external.rstrip("/"), kafka)
+        return
+    from scifikpi_tools.stack import LocalStack
+
+    stack = LocalStack.for_tests(tmp_path_factory.mktemp("e2e-stack"))
+    async with stack:
+        yield E2E(
+            stack.gateway_url, stack.kafka_bootstrap_servers, str(stack.data_dir / "stack.log")
+        )
+
+
+@pytest.fixture
+async def gateway(e2e: E2E) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway's root (health, docs, OpenAPI)."""
+    async with httpx.AsyncClient(base_url=e2e.gateway_url, timeout=15) as client:
+        yield client
+
+
+@pytest.fixture
+async def api(e2e: E2E) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the public API (`/api/v1`)."""
+    async with httpx.AsyncClient(base_url=e2e.gateway_url + API, timeout=15) as client:
+        yield client
+
+
+@pytest.fixture
+def kafka(e2e: E2E) -> str:
+    if not e2e.kafka_bootstrap_servers:
+        pytest.skip("E2E_GATEWAY_URL is set without E2E_KAFKA_BOOTSTRAP_SERVERS: no broker to read")
+    return e2e.kafka_bootstrap_servers

@@ -1,0 +1,1 @@
+"""scifikpi_tools"""

@@ -1,0 +1,5 @@
+import sys
+
+from scifikpi_tools.stack.cli import main
+
+sys.exit(main())

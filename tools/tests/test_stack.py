@@ -1,0 +1,99 @@
+"""The local stack, started for real: Postgres, broker, migrations, every service process.
+
+One stack for the module (free ports, a temporary directory, a fresh database on 127.0.0.1:5432
+or an embedded server); the last test stops it and checks nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from scifikpi_tools.services import SERVICES
+from scifikpi_tools.stack import LocalStack
+from scifikpi_tools.testing import alive, descendants, wait_gone, wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalStack]:
+    local = LocalStack.for_tests(tmp_path_factory.mktemp("stack"))
+    async with local:
+        yield local
+
+
+def log_text(stack: LocalStack) -> str:
+    return (stack.data_dir / "stack.log").read_text()
+
+
+async def test_every_api_answers_ready(stack: LocalStack) -> None:
+    assert set(stack.api_urls) == {s.name for s in SERVICES if "api" in s.processes}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for name, url in stack.api_urls.items():
+            response = await client.get(url + "/readyz")
+            assert response.status_code == 200, (name, response.text)
+        gateway = await client.get(stack.gateway_url + "/readyz")
+        assert gateway.status_code == 200, gateway.text
+        docs = await client.get(stack.docs_url)
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_every_process_runs_separately(stack: LocalStack) -> None:
+    expected = {p.name for p in stack.processes}
+    assert {"auth-api", "auth-worker", "auth-relay", "gateway-api"} <= expected
+    pids = {name: stack.pid(name) for name in expected}
+    assert all(pid is not None and alive(pid) for pid in pids.values()), pids
+    assert len(set(pids.values())) == len(pids)
+    assert os.getpid() not in pids.values()
+    # output of each process arrives prefixed with its name
+    text = log_text(stack)
+    for name in expected:
+        assert f"\n{name:<14}| " in text or text.startswith(f"{name:<14}| "), name
+
+
+async def test_a_killed_process_is_reported_and_restarted(stack: LocalStack) -> None:
+    before = stack.pid("auth-worker")
+    assert before is not None
+    os.kill(before, signal.SIGKILL)
+    after = await wait_until(
+        lambda: (
+            stack.pid("auth-worker") if stack.pid("auth-worker") not in (None, before) else None
+        ),
+        timeout_s=30,
+    )
+    record = next(e for e in stack.exits if e.name == "auth-worker" and e.pid == before)
+    assert record.code == -signal.SIGKILL
+    text = log_text(stack)
+    assert f"auth-worker (pid {before}) was killed by SIGKILL" in text
+    assert "restarting in" in text
+    assert alive(after)
+    # the rest of the stack kept serving
+    async with httpx.AsyncClient(timeout=5) as client:
+        assert (await client.get(stack.gateway_url + "/readyz")).status_code == 200
+
+
+async def test_a_killed_api_comes_back_ready(stack: LocalStack) -> None:
+    before = stack.pid("auth-api")
+    assert before is not None
+    os.kill(before, signal.SIGTERM)  # a clean exit is a death too: restarted
+    await wait_until(lambda: stack.pid("auth-api") not in (None, before), timeout_s=30)
+    await stack.wait_ready(timeout_s=60)
+    assert "auth-api (pid" in log_text(stack)
+
+
+async def test_stopping_leaves_no_process_behind(stack: LocalStack) -> None:
+    running = descendants({pid for pid in stack.all_pids() if alive(pid)})
+    assert stack.broker is None or stack.broker.pid in running
+    assert len(running) >= len(stack.processes)
+    postgres_pid = stack.postgres.pid if stack.postgres is not None else None
+    await stack.stop()
+    assert await wait_gone(running, timeout_s=20) == set()
+    if postgres_pid is not None:
+        assert await wait_gone({postgres_pid}) == set()
+    assert not stack.supervisor.children or all(
+        not c.running() for c in stack.supervisor.children.values()
+    )
