@@ -24,5 +24,3 @@ class ThingHappened(Event):
     EVENT_TYPE: ClassVar[str] = "ThingHappened"
 
     seq: int
-
-

@@ -13,7 +13,9 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "asyncapi.yaml"
 
 def test_committed_document_is_current():
     committed = yaml.safe_load(DOC.read_text())
-    assert committed == build_document(), "regenerate: uv run python -m scifikpi_common.events.asyncapi > docs/asyncapi.yaml"
+    assert committed == build_document(), (
+        "regenerate: uv run python -m scifikpi_common.events.asyncapi > docs/asyncapi.yaml"
+    )
 
 
 def test_every_event_has_a_channel_with_its_envelope():
@@ -24,4 +26,12 @@ def test_every_event_has_a_channel_with_its_envelope():
         assert channel["address"] == cls.TOPIC
     schemas = doc["components"]["schemas"]
     registered = next(v for k, v in schemas.items() if "UserRegistered" in k and "Envelope" in k)
-    assert {"event_id", "event_type", "schema_version", "occurred_at", "producer", "key", "payload"} <= set(registered["properties"])
+    assert {
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "producer",
+        "key",
+        "payload",
+    } <= set(registered["properties"])

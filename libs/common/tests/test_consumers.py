@@ -22,7 +22,14 @@ def _envelope(seq: int, user: uuid.UUID | None = None) -> Envelope:
 
 
 def _consumers(calls: list[int], *, fail: bool = False) -> EventConsumers:
-    consumers = EventConsumers("commontest", inbox, max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.02, infra_retry_s=0.1)
+    consumers = EventConsumers(
+        "commontest",
+        inbox,
+        max_attempts=3,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.02,
+        infra_retry_s=0.1,
+    )
 
     @consumers.handler(ThingHappened)
     async def on_thing_happened(event: ThingHappened, uow) -> None:
@@ -52,7 +59,9 @@ class TestInboxDedupe:
         calls: list[int] = []
         consumers = _consumers(calls)
         delivery = Delivery(topic=TEST_TOPIC, body=_envelope(9).to_bytes())
-        results = await asyncio.gather(*(consumers.process(delivery, uow_factory, None) for _ in range(8)))
+        results = await asyncio.gather(
+            *(consumers.process(delivery, uow_factory, None) for _ in range(8))
+        )
         assert sum(r == ["handled"] for r in results) == 1
         async with engine.connect() as conn:
             assert (await conn.execute(select(func.count()).select_from(things))).scalar() == 1
@@ -70,14 +79,23 @@ class TestInboxDedupe:
     async def test_other_event_types_on_the_topic_are_ignored(self, uow_factory):
         consumers = _consumers([])
         other = Envelope(
-            event_id=uuid.uuid4(), event_type="SomethingElse", schema_version=1,
-            occurred_at="2026-01-01T00:00:00Z", producer="x", key="k", payload={},
+            event_id=uuid.uuid4(),
+            event_type="SomethingElse",
+            schema_version=1,
+            occurred_at="2026-01-01T00:00:00Z",
+            producer="x",
+            key="k",
+            payload={},
         )
-        assert await consumers.process(Delivery(topic=TEST_TOPIC, body=other.to_bytes()), uow_factory, None) == ["ignored"]
+        assert await consumers.process(
+            Delivery(topic=TEST_TOPIC, body=other.to_bytes()), uow_factory, None
+        ) == ["ignored"]
 
 
 class TestAgainstBroker:
-    async def test_worker_consumes_dedupes_and_dead_letters(self, uow_factory, engine, kafka_bootstrap_servers):
+    async def test_worker_consumes_dedupes_and_dead_letters(
+        self, uow_factory, engine, kafka_bootstrap_servers
+    ):
         topic = f"{TEST_TOPIC}.{uuid.uuid4().hex[:8]}"
         await ensure_topics(kafka_bootstrap_servers, [topic, f"{topic}.dlq"])
         calls: list[int] = []
@@ -92,7 +110,9 @@ class TestAgainstBroker:
         await producer.send_and_wait(topic, good.to_bytes(), key=str(user).encode())
         await producer.send_and_wait(topic, good.to_bytes(), key=str(user).encode())  # redelivery
         await producer.send_and_wait(topic, b"{not json", key=str(user).encode())  # poison
-        bad_payload = orjson.dumps({**good.model_dump(mode="json"), "event_id": str(uuid.uuid4()), "payload": {"seq": "x"}})
+        bad_payload = orjson.dumps(
+            {**good.model_dump(mode="json"), "event_id": str(uuid.uuid4()), "payload": {"seq": "x"}}
+        )
         await producer.send_and_wait(topic, bad_payload, key=str(user).encode())
         await producer.send_and_wait(topic, _envelope(2, user).to_bytes(), key=str(user).encode())
         await producer.stop()
@@ -109,7 +129,12 @@ class TestAgainstBroker:
             await broker.stop()
         assert calls == [1, 2]
 
-        dlq = AIOKafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka_bootstrap_servers, group_id=uuid.uuid4().hex, auto_offset_reset="earliest")
+        dlq = AIOKafkaConsumer(
+            f"{topic}.dlq",
+            bootstrap_servers=kafka_bootstrap_servers,
+            group_id=uuid.uuid4().hex,
+            auto_offset_reset="earliest",
+        )
         await dlq.start()
         dead = []
         try:

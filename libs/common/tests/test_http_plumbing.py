@@ -35,7 +35,9 @@ class Settings(ServiceSettings):
 
 @pytest.fixture
 async def client():
-    app = create_service_app(Settings(), title="t", description="d", routers=[router], check_broker=False)
+    app = create_service_app(
+        Settings(), title="t", description="d", routers=[router], check_broker=False
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
@@ -57,11 +59,17 @@ class TestProblems:
         assert r.status_code == 201 and r.headers["x-request-id"]
 
     async def test_malformed_json(self, client):
-        r = await client.post("/things", content=b'{"name": ', headers={"content-type": "application/json"})
+        r = await client.post(
+            "/things", content=b'{"name": ', headers={"content-type": "application/json"}
+        )
         assert_problem(r, 422, "validation-error")
 
     async def test_wrong_type_and_unknown_field(self, client):
-        body = assert_problem(await client.post("/things", json={"name": "a", "count": "many", "x": 1}), 422, "validation-error")
+        body = assert_problem(
+            await client.post("/things", json={"name": "a", "count": "many", "x": 1}),
+            422,
+            "validation-error",
+        )
         locs = {tuple(e["loc"]) for e in body["errors"]}
         assert ("body", "count") in locs and ("body", "x") in locs
 
@@ -78,11 +86,15 @@ class TestProblems:
             for _ in range(10):
                 yield b"x" * 100
 
-        r = await client.post("/things", content=chunks(), headers={"content-type": "application/json"})
+        r = await client.post(
+            "/things", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert_problem(r, 413, "payload-too-large")
 
     async def test_domain_error_with_extension(self, client):
-        body = assert_problem(await client.post("/things", json={"name": "taken", "count": 1}), 409, "conflict")
+        body = assert_problem(
+            await client.post("/things", json={"name": "taken", "count": 1}), 409, "conflict"
+        )
         assert body["name"] == "taken" and body["instance"] == "/things"
 
     async def test_unexpected_error_is_a_generic_500(self, client):
@@ -102,4 +114,7 @@ class TestProblems:
     async def test_metrics_exposed(self, client):
         await client.post("/things", json={"name": "a", "count": 1})
         text = (await client.get("/metrics")).text
-        assert 'http_requests_total{method="POST",route="/things",service="service",status="201"}' in text
+        assert (
+            'http_requests_total{method="POST",route="/things",service="service",status="201"}'
+            in text
+        )

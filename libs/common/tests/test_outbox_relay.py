@@ -30,7 +30,10 @@ async def _emit(uow_factory, user_id: uuid.UUID, seqs: range) -> None:
 
 async def _read(bootstrap: str, topic: str, expect: int, timeout_s: float = 20.0) -> list:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"t-{uuid.uuid4().hex}", auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     records = []
@@ -63,7 +66,9 @@ class TestOutboxWrite:
             await uow.publish(ThingHappened(user_id=uuid.uuid4(), seq=1))
             # leaving without commit rolls back
         async with engine.connect() as conn:
-            assert (await conn.execute(select(func.count()).select_from(outbox.table))).scalar() == 0
+            assert (
+                await conn.execute(select(func.count()).select_from(outbox.table))
+            ).scalar() == 0
             assert (await conn.execute(select(func.count()).select_from(things))).scalar() == 0
 
     async def test_committed_change_and_event_land_together(self, uow_factory, engine):
@@ -80,7 +85,9 @@ class TestOutboxWrite:
 
 
 class TestRelay:
-    async def test_publishes_in_order_with_headers_and_marks_rows(self, uow_factory, engine, kafka_bootstrap_servers, topic, monkeypatch):
+    async def test_publishes_in_order_with_headers_and_marks_rows(
+        self, uow_factory, engine, kafka_bootstrap_servers, topic, monkeypatch
+    ):
         monkeypatch.setattr(ThingHappened, "TOPIC", topic)
         user = uuid.uuid4()
         await _emit(uow_factory, user, range(1, 21))
@@ -102,15 +109,23 @@ class TestRelay:
         assert [orjson.loads(r.value)["payload"]["seq"] for r in records] == list(range(1, 21))
         headers = dict(records[0].headers)
         assert headers["event_type"] == b"ThingHappened"
-        assert uuid.UUID(headers["event_id"].decode()) == uuid.UUID(orjson.loads(records[0].value)["event_id"])
+        assert uuid.UUID(headers["event_id"].decode()) == uuid.UUID(
+            orjson.loads(records[0].value)["event_id"]
+        )
         assert records[0].key == str(user).encode()
         async with engine.connect() as conn:
             unpublished = (
-                await conn.execute(select(func.count()).select_from(outbox.table).where(outbox.table.c.published_at.is_(None)))
+                await conn.execute(
+                    select(func.count())
+                    .select_from(outbox.table)
+                    .where(outbox.table.c.published_at.is_(None))
+                )
             ).scalar()
         assert unpublished == 0
 
-    async def test_broker_down_keeps_rows_and_records_the_error(self, uow_factory, engine, topic, monkeypatch):
+    async def test_broker_down_keeps_rows_and_records_the_error(
+        self, uow_factory, engine, topic, monkeypatch
+    ):
         monkeypatch.setattr(ThingHappened, "TOPIC", topic)
         await _emit(uow_factory, uuid.uuid4(), range(1, 3))
 
@@ -126,7 +141,9 @@ class TestRelay:
         assert all(r.published_at is None for r in rows)
         assert rows[0].attempts == 1 and "broker unreachable" in rows[0].last_error
 
-    async def test_crash_after_send_before_mark_republishes(self, uow_factory, engine, kafka_bootstrap_servers, topic, monkeypatch):
+    async def test_crash_after_send_before_mark_republishes(
+        self, uow_factory, engine, kafka_bootstrap_servers, topic, monkeypatch
+    ):
         """The send reached Kafka but the 'published' mark never committed: the row is sent again."""
         monkeypatch.setattr(ThingHappened, "TOPIC", topic)
         await _emit(uow_factory, uuid.uuid4(), range(1, 4))
@@ -171,7 +188,9 @@ asyncio.run(main())
 
 
 class TestRelayProcessKilled:
-    async def test_sigkill_mid_stream_loses_nothing(self, uow_factory, engine, kafka_bootstrap_servers, topic, common_db, monkeypatch):
+    async def test_sigkill_mid_stream_loses_nothing(
+        self, uow_factory, engine, kafka_bootstrap_servers, topic, common_db, monkeypatch
+    ):
         """Kill -9 the relay process while events are being written; a new relay publishes the rest."""
         monkeypatch.setattr(ThingHappened, "TOPIC", topic)
         script = RELAY_SCRIPT.format(
@@ -186,7 +205,12 @@ class TestRelayProcessKilled:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             await _emit(uow_factory, uuid.uuid4(), range(51, 101))  # committed while no relay runs
-            second = subprocess.Popen([sys.executable, "-c", script], stdout=open("/tmp/relay2.log", "w"), stderr=subprocess.STDOUT, env=env)
+            second = subprocess.Popen(
+                [sys.executable, "-c", script],
+                stdout=open("/tmp/relay2.log", "w"),
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
             try:
                 records = await _read(kafka_bootstrap_servers, topic, 100, timeout_s=30)
             finally:
@@ -199,7 +223,11 @@ class TestRelayProcessKilled:
         assert seqs == set(range(1, 101))
         async with engine.connect() as conn:
             left = (
-                await conn.execute(select(func.count()).select_from(outbox.table).where(outbox.table.c.published_at.is_(None)))
+                await conn.execute(
+                    select(func.count())
+                    .select_from(outbox.table)
+                    .where(outbox.table.c.published_at.is_(None))
+                )
             ).scalar()
         assert left == 0
 

@@ -10,7 +10,7 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from scifikpi_common.errors import InvalidToken
+from scifikpi_common.errors import InvalidToken, UpstreamUnavailable
 from scifikpi_common.logging import REDACTED, redact_secrets
 from scifikpi_common.security import JwksCache, TokenVerifier
 
@@ -31,8 +31,16 @@ class KeyServer:
 
     def token(self, kid: str = "k1", **overrides) -> str:
         now = int(time.time())
-        claims = {"sub": str(uuid.uuid4()), "role": "user", "status": "active", "iss": "scifikpi-auth",
-                  "aud": "scifikpi", "iat": now, "exp": now + 600, "jti": "j1"} | overrides
+        claims = {
+            "sub": str(uuid.uuid4()),
+            "role": "user",
+            "status": "active",
+            "iss": "scifikpi-auth",
+            "aud": "scifikpi",
+            "iat": now,
+            "exp": now + 600,
+            "jti": "j1",
+        } | overrides
         return jwt.encode(claims, self.keys[kid], algorithm="EdDSA", headers={"kid": kid})
 
 
@@ -43,7 +51,9 @@ def server() -> KeyServer:
 
 @pytest.fixture
 def verifier(server: KeyServer) -> TokenVerifier:
-    return TokenVerifier(JwksCache(server.fetch, min_refresh_s=0.0), issuer="scifikpi-auth", audience="scifikpi")
+    return TokenVerifier(
+        JwksCache(server.fetch, min_refresh_s=0.0), issuer="scifikpi-auth", audience="scifikpi"
+    )
 
 
 class TestTokenVerifier:
@@ -53,7 +63,13 @@ class TestTokenVerifier:
 
     @pytest.mark.parametrize(
         "overrides",
-        [{"exp": int(time.time()) - 60}, {"iss": "someone-else"}, {"aud": "other"}, {"role": "root"}, {"sub": "not-a-uuid"}],
+        [
+            {"exp": int(time.time()) - 60},
+            {"iss": "someone-else"},
+            {"aud": "other"},
+            {"role": "root"},
+            {"sub": "not-a-uuid"},
+        ],
     )
     async def test_rejected_claims(self, server, verifier, overrides):
         with pytest.raises(InvalidToken):
@@ -68,7 +84,14 @@ class TestTokenVerifier:
             await verifier.verify(f"{header}.{forged}.{sig}")
 
     async def test_alg_none_and_hs256(self, server, verifier):
-        claims = {"sub": str(uuid.uuid4()), "role": "admin", "iss": "scifikpi-auth", "aud": "scifikpi", "iat": 0, "exp": 2**31}
+        claims = {
+            "sub": str(uuid.uuid4()),
+            "role": "admin",
+            "iss": "scifikpi-auth",
+            "aud": "scifikpi",
+            "iat": 0,
+            "exp": 2**31,
+        }
         none_token = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
         hs_token = jwt.encode(claims, "k1", algorithm="HS256", headers={"kid": "k1"})
         for token in (none_token, hs_token, "garbage", "a.b.c"):
@@ -91,6 +114,15 @@ class TestTokenVerifier:
         for _ in range(5):
             assert await cache.key("unknown") is None
         assert server.fetches == 1
+
+
+    async def test_keys_unreachable_is_503_not_401(self, server):
+        async def down() -> dict:
+            raise ConnectionError("auth is down")
+
+        verifier = TokenVerifier(JwksCache(down, min_refresh_s=0.0), issuer="scifikpi-auth", audience="scifikpi")
+        with pytest.raises(UpstreamUnavailable):
+            await verifier.verify(server.token())
 
 
 class TestRedaction:

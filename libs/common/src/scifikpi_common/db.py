@@ -36,13 +36,17 @@ def make_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(database_url: str, *, schema: str, application_name: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, schema: str, application_name: str, pool_size: int = 10
+) -> AsyncEngine:
     return create_async_engine(
         database_url,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        connect_args={"server_settings": {"application_name": application_name, "search_path": str(schema)}},
+        connect_args={
+            "server_settings": {"application_name": application_name, "search_path": str(schema)}
+        },
     )
 
 
@@ -73,7 +77,10 @@ class UnitOfWork:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         session, self._session = self._session, None
         if session is not None:

@@ -38,7 +38,9 @@ class AppError(Exception):
     title: ClassVar[str] = "Bad request"
     headers: dict[str, str] | None = None
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extensions: Any):
+    def __init__(
+        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extensions: Any
+    ):
         super().__init__(detail or self.title)
         self.detail = detail
         self.extensions = extensions

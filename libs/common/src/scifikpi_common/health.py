@@ -33,7 +33,9 @@ def broker_check(bootstrap_servers: str, timeout_s: float = 2.0) -> ReadinessChe
         for server in bootstrap_servers.split(","):
             host, _, port = server.strip().rpartition(":")
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host or "localhost", int(port)), timeout_s)
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host or "localhost", int(port)), timeout_s
+                )
             except (OSError, TimeoutError, ValueError) as exc:
                 errors.append(f"{server}: {exc!r}")
                 continue
@@ -51,14 +53,24 @@ def health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable", responses={503: {"description": "not ready"}})
+    @router.get(
+        "/readyz",
+        summary="Readiness: database and broker reachable",
+        responses={503: {"description": "not ready"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
         results = await asyncio.gather(
             *(asyncio.wait_for(check(), 3.0) for check in checks.values()), return_exceptions=True
         )
-        report = {name: ("ok" if res is None else f"failed: {type(res).__name__}") for name, res in zip(checks, results, strict=True)}
+        report = {
+            name: ("ok" if res is None else f"failed: {type(res).__name__}")
+            for name, res in zip(checks, results, strict=True)
+        }
         ready = all(res is None for res in results)
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": report}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": report},
+            status_code=200 if ready else 503,
+        )
 
     return router

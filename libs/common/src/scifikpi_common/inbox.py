@@ -24,7 +24,9 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-async def claim(session: AsyncSession, table: Table, *, consumer: str, event_id: UUID, event_type: str) -> bool:
+async def claim(
+    session: AsyncSession, table: Table, *, consumer: str, event_id: UUID, event_type: str
+) -> bool:
     """True if this consumer sees the event for the first time (inside the caller's transaction)."""
     result = await session.execute(
         insert(table)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import IO, Any
 
+import orjson
 import structlog
 
 from scifikpi_common.tracing import current_trace_id
@@ -45,7 +46,9 @@ def _is_sensitive(key: object) -> bool:
     return any(word in lowered for word in SENSITIVE_KEYS)
 
 
-def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     return {k: (REDACTED if _is_sensitive(k) else _redact(v)) for k, v in event_dict.items()}
 
 
@@ -57,27 +60,39 @@ def add_trace_id(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutab
     return event_dict
 
 
-def configure_logging(service_name: str, *, level: str = "INFO", fmt: str = "json") -> None:
-    def add_service(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def configure_logging(
+    service_name: str, *, level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None
+) -> None:
+    """Our own log lines go straight from structlog to the stream (fast path: one orjson dump per
+    line); standard-library loggers (uvicorn, alembic, aiokafka, faststream) go through the same
+    processors via `ProcessorFormatter`."""
+    out = stream or sys.stdout
+
+    def add_service(
+        _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         event_dict.setdefault("service", service_name)
         return event_dict
 
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         add_service,
-        structlog.stdlib.add_log_level,
+        structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_id,
         redact_secrets,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
+    level_no = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        logger_factory=_NamedWriteLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -88,17 +103,36 @@ def configure_logging(service_name: str, *, level: str = "INFO", fmt: str = "jso
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(level_no)
     for noisy in ("uvicorn.access", "aiokafka", "faststream.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, level_no))
+    for name in ("uvicorn", "uvicorn.error", "faststream"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
 
 
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    def __init__(self, file: IO[str], name: str) -> None:
+        super().__init__(file)
+        self.name = name  # read by `add_logger_name`
+
+
+class _NamedWriteLoggerFactory:
+    def __init__(self, file: IO[str]) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self._file, str(args[0]) if args else "app")
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger whose lines carry `logger=<name>`."""
+    return structlog.get_logger(name) if name else structlog.get_logger()

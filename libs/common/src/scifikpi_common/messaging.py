@@ -108,7 +108,9 @@ class EventConsumers:
         def register(func: Handler) -> Handler:
             params = inspect.signature(func).parameters
             route = _Route(event_cls, func, f"{self.service}.{func.__name__}", "envelope" in params)
-            self._routes.setdefault(event_cls.TOPIC, {}).setdefault(event_cls.EVENT_TYPE, []).append(route)
+            self._routes.setdefault(event_cls.TOPIC, {}).setdefault(
+                event_cls.EVENT_TYPE, []
+            ).append(route)
             return func
 
         return register
@@ -132,7 +134,9 @@ class EventConsumers:
                 title=f"{self.service}:{topic}",
             )(self._subscriber(broker, uow_factory))
 
-    def _subscriber(self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory) -> Callable[..., Awaitable[None]]:
+    def _subscriber(
+        self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory
+    ) -> Callable[..., Awaitable[None]]:
         async def on_message(msg: KafkaMessage) -> None:
             record = msg.raw_message
             delivery = Delivery(
@@ -153,17 +157,23 @@ class EventConsumers:
             if hasattr(consumer, "highwater"):
                 high = consumer.highwater(TopicPartition(record.topic, record.partition))
                 if high is not None:
-                    CONSUMER_LAG.labels(self.service, record.topic, str(record.partition)).set(max(high - record.offset - 1, 0))
+                    CONSUMER_LAG.labels(self.service, record.topic, str(record.partition)).set(
+                        max(high - record.offset - 1, 0)
+                    )
 
         on_message.__name__ = f"{self.service}_consumer"
         return on_message
 
-    async def process(self, delivery: Delivery, uow_factory: UnitOfWorkFactory, broker: KafkaBroker | None) -> list[Outcome]:
+    async def process(
+        self, delivery: Delivery, uow_factory: UnitOfWorkFactory, broker: KafkaBroker | None
+    ) -> list[Outcome]:
         """Handle one delivery; returns what each interested handler did."""
         try:
             envelope = parse_envelope(delivery.body)
         except ValidationError as exc:
-            await self._dead_letter(broker, delivery, "malformed-envelope", exc, consumer=self.service)
+            await self._dead_letter(
+                broker, delivery, "malformed-envelope", exc, consumer=self.service
+            )
             return ["dead_lettered"]
         routes = self._routes.get(delivery.topic, {}).get(envelope.event_type, [])
         outcomes: list[Outcome] = []
@@ -186,7 +196,9 @@ class EventConsumers:
             try:
                 event = route.event_cls.model_validate(envelope.payload)
             except ValidationError as exc:
-                await self._dead_letter(broker, delivery, "invalid-payload", exc, consumer=route.consumer)
+                await self._dead_letter(
+                    broker, delivery, "invalid-payload", exc, consumer=route.consumer
+                )
                 return self._count(route, envelope, "dead_lettered")
             ctx = extract_context(delivery.headers or {})
             started = time.perf_counter()
@@ -202,15 +214,23 @@ class EventConsumers:
                         log.warning("consumer_infrastructure_error", error=repr(exc))
                         raise
                     log.exception("consumer_handler_failed", attempts=self.max_attempts)
-                    await self._dead_letter(broker, delivery, "handler-failed", exc, consumer=route.consumer)
+                    await self._dead_letter(
+                        broker, delivery, "handler-failed", exc, consumer=route.consumer
+                    )
                     return self._count(route, envelope, "dead_lettered")
-            EVENT_HANDLE_LATENCY.labels(self.service, route.consumer).observe(time.perf_counter() - started)
+            EVENT_HANDLE_LATENCY.labels(self.service, route.consumer).observe(
+                time.perf_counter() - started
+            )
             return self._count(route, envelope, outcome)
         finally:
             structlog.contextvars.unbind_contextvars("event_id", "event_type", "consumer")
 
     async def _handle_with_retries(
-        self, route: _Route, event: Event, envelope: Envelope[dict[str, Any]], uow_factory: UnitOfWorkFactory
+        self,
+        route: _Route,
+        event: Event,
+        envelope: Envelope[dict[str, Any]],
+        uow_factory: UnitOfWorkFactory,
     ) -> Outcome:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
@@ -235,20 +255,30 @@ class EventConsumers:
         return "handled"
 
     @staticmethod
-    async def _call(route: _Route, event: Event, uow: UnitOfWork, envelope: Envelope[dict[str, Any]]) -> None:
+    async def _call(
+        route: _Route, event: Event, uow: UnitOfWork, envelope: Envelope[dict[str, Any]]
+    ) -> None:
         if route.wants_envelope:
             await route.handler(event, uow, envelope=envelope)
         else:
             await route.handler(event, uow)
 
-    def _count(self, route: _Route, envelope: Envelope[dict[str, Any]], outcome: Outcome) -> Outcome:
+    def _count(
+        self, route: _Route, envelope: Envelope[dict[str, Any]], outcome: Outcome
+    ) -> Outcome:
         EVENTS_CONSUMED.labels(self.service, route.consumer, envelope.event_type, outcome).inc()
         if outcome == "duplicate":
             log.info("event_duplicate_skipped")
         return outcome
 
     async def _dead_letter(
-        self, broker: KafkaBroker | None, delivery: Delivery, reason: str, exc: BaseException, *, consumer: str
+        self,
+        broker: KafkaBroker | None,
+        delivery: Delivery,
+        reason: str,
+        exc: BaseException,
+        *,
+        consumer: str,
     ) -> None:
         dlq = f"{delivery.topic}.dlq"
         headers = {
@@ -270,4 +300,6 @@ class EventConsumers:
 def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
     """The one place a FastStream broker is built (plain producer: Tansu has no idempotence)."""
     # A stdlib logger, so FastStream's lines go through the same JSON formatter as ours.
-    return KafkaBroker(bootstrap_servers, client_id=client_id, acks="all", logger=logging.getLogger("faststream"))
+    return KafkaBroker(
+        bootstrap_servers, client_id=client_id, acks="all", logger=logging.getLogger("faststream")
+    )

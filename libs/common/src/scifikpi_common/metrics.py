@@ -27,15 +27,29 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["service"])
-OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
-OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["service", "topic"])
-OUTBOX_PUBLISH_ERRORS = Counter("outbox_publish_errors_total", "Failed publish attempts", ["service", "topic"])
-EVENTS_CONSUMED = Counter(
-    "events_consumed_total", "Events handled by consumers", ["service", "consumer", "event_type", "outcome"]
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row", ["service"]
 )
-EVENT_HANDLE_LATENCY = Histogram("event_handle_duration_seconds", "Consumer handling time", ["service", "consumer"])
-CONSUMER_LAG = Gauge("consumer_lag_messages", "Messages behind the partition end", ["service", "topic", "partition"])
-DLQ_MESSAGES = Counter("dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"])
+OUTBOX_PUBLISHED = Counter(
+    "outbox_published_total", "Outbox rows published to Kafka", ["service", "topic"]
+)
+OUTBOX_PUBLISH_ERRORS = Counter(
+    "outbox_publish_errors_total", "Failed publish attempts", ["service", "topic"]
+)
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total",
+    "Events handled by consumers",
+    ["service", "consumer", "event_type", "outcome"],
+)
+EVENT_HANDLE_LATENCY = Histogram(
+    "event_handle_duration_seconds", "Consumer handling time", ["service", "consumer"]
+)
+CONSUMER_LAG = Gauge(
+    "consumer_lag_messages", "Messages behind the partition end", ["service", "topic", "partition"]
+)
+DLQ_MESSAGES = Counter(
+    "dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"]
+)
 
 
 async def metrics_endpoint(_: Request) -> Response:

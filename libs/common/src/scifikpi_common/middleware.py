@@ -81,7 +81,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_code = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         structlog.contextvars.clear_contextvars()
@@ -104,7 +107,9 @@ class RequestContextMiddleware:
                 if status_code >= 500:
                     span.set_status(Status(StatusCode.ERROR))
                 if path not in _UNTRACKED:
-                    HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status_code)).inc()
+                    HTTP_REQUESTS.labels(
+                        self.service, scope["method"], route, str(status_code)
+                    ).inc()
                     HTTP_LATENCY.labels(self.service, scope["method"], route).observe(elapsed)
                     log.info(
                         "http_request",

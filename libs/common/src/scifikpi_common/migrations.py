@@ -22,7 +22,11 @@ def run_migrations(metadata: MetaData, database_url: str) -> None:
     schema = metadata.schema
     if schema is None:
         raise RuntimeError("service metadata must name its schema")
-    url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option("sqlalchemy.url") or database_url
+    url = (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or context.config.get_main_option("sqlalchemy.url")
+        or database_url
+    )
 
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
         return name == schema if type_ == "schema" else True

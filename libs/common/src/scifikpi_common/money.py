@@ -32,8 +32,12 @@ class Money(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    amount_minor: int = Field(gt=0, le=10**15, description="Amount in minor units (cents, kopecks).")
-    currency: CurrencyCode = Field(description="ISO-4217 code, upper case.", examples=["USD", "RUB"])
+    amount_minor: int = Field(
+        gt=0, le=10**15, description="Amount in minor units (cents, kopecks)."
+    )
+    currency: CurrencyCode = Field(
+        description="ISO-4217 code, upper case.", examples=["USD", "RUB"]
+    )
 
 
 class UnknownCurrency(ValueError):
@@ -53,5 +57,7 @@ def to_usd_minor(amount_minor: int, currency: str, fx_rates: dict[str, Decimal])
     return int(usd_cents.to_integral_value(rounding=ROUND_FLOOR))
 
 
-def meets_registration_minimum(amount_minor: int, currency: str, fx_rates: dict[str, Decimal]) -> bool:
+def meets_registration_minimum(
+    amount_minor: int, currency: str, fx_rates: dict[str, Decimal]
+) -> bool:
     return to_usd_minor(amount_minor, currency, fx_rates) >= MIN_REGISTRATION_DEPOSIT_USD_MINOR

@@ -6,6 +6,7 @@ traceback, no internals. Validation errors list location, message and type, neve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -68,26 +69,41 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+
+
+def _instance(request: Request) -> str:
+    """The path as the client called it: behind the gateway, with its `X-Forwarded-Prefix`."""
+    prefix = request.headers.get("x-forwarded-prefix", "")
+    return (prefix if _PREFIX.match(prefix) else "") + request.url.path
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(exc, request.url.path)
+        return problem_response(exc, _instance(request))
 
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-        return problem_response(ValidationFailed(detail, errors=errors), request.url.path)
+        return problem_response(ValidationFailed(detail, errors=errors), _instance(request))
 
     async def on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         cls = _HTTP_STATUS_ERRORS.get(exc.status_code)
         if cls is None:
-            cls = type("HTTPError", (AppError,), {"status": exc.status_code, "slug": "http-error", "title": "HTTP error"})
+            cls = type(
+                "HTTPError",
+                (AppError,),
+                {"status": exc.status_code, "slug": "http-error", "title": "HTTP error"},
+            )
         detail = exc.detail if isinstance(exc.detail, str) else None
         error = cls(detail, headers=getattr(exc, "headers", None))
-        return problem_response(error, request.url.path)
+        return problem_response(error, _instance(request))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path, method=request.method)
-        return problem_response(InternalError("The server failed to handle the request."), request.url.path)
+        return problem_response(
+            InternalError("The server failed to handle the request."), request.url.path
+        )
 
     app.add_exception_handler(AppError, on_app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
@@ -101,7 +117,13 @@ def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]
     for err in (*errors, ValidationFailed):
         entry = out.setdefault(
             err.status,
-            {"model": Problem, "description": err.title, "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+            {
+                "model": Problem,
+                "description": err.title,
+                "content": {
+                    PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
         )
         if entry["description"] != err.title and err.title not in entry["description"]:
             entry["description"] += f" / {err.title}"

@@ -105,7 +105,11 @@ class OutboxRelay:
     async def _wait_for_lock(self, control: AsyncConnection, stop: asyncio.Event) -> None:
         announced = False
         while not stop.is_set():
-            got = (await control.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})).scalar()
+            got = (
+                await control.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}
+                )
+            ).scalar()
             await control.commit()
             if got:
                 return
@@ -142,7 +146,11 @@ class OutboxRelay:
             if sent < self.batch_size:
                 waiter = asyncio.ensure_future(self._wakeup.wait())
                 stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {waiter, stopper},
+                    timeout=self.poll_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 waiter.cancel()
                 stopper.cancel()
 
@@ -152,7 +160,15 @@ class OutboxRelay:
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    select(t.c.id, t.c.event_id, t.c.topic, t.c.key, t.c.event_type, t.c.payload, t.c.headers)
+                    select(
+                        t.c.id,
+                        t.c.event_id,
+                        t.c.topic,
+                        t.c.key,
+                        t.c.event_type,
+                        t.c.payload,
+                        t.c.headers,
+                    )
                     .where(t.c.published_at.is_(None))
                     .order_by(t.c.id)
                     .limit(self.batch_size)
@@ -172,7 +188,10 @@ class OutboxRelay:
                 try:
                     futures.append(
                         await self.producer.send(
-                            row.topic, value=orjson.dumps(row.payload), key=row.key.encode(), headers=headers
+                            row.topic,
+                            value=orjson.dumps(row.payload),
+                            key=row.key.encode(),
+                            headers=headers,
                         )
                     )
                 except Exception as exc:  # could not even enqueue: stop here, keep order
@@ -191,7 +210,9 @@ class OutboxRelay:
                 done.append(row.id)
                 OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
             if done:
-                await conn.execute(update(t).where(t.c.id.in_(done)).values(published_at=func.now()))
+                await conn.execute(
+                    update(t).where(t.c.id.in_(done)).values(published_at=func.now())
+                )
             if failed_row is not None:
                 OUTBOX_PUBLISH_ERRORS.labels(self.service, failed_row.topic).inc()
                 await conn.execute(
@@ -199,7 +220,9 @@ class OutboxRelay:
                     .where(t.c.id == failed_row.id)
                     .values(attempts=t.c.attempts + 1, last_error=repr(failure)[:2000])
                 )
-                log.warning("outbox_publish_failed", event_id=str(failed_row.event_id), error=repr(failure))
+                log.warning(
+                    "outbox_publish_failed", event_id=str(failed_row.event_id), error=repr(failure)
+                )
             return len(done), failed_row is not None
 
     async def maintenance(self) -> None:
@@ -208,9 +231,9 @@ class OutboxRelay:
         async with self.engine.begin() as conn:
             count, age = (
                 await conn.execute(
-                    select(func.count(), func.extract("epoch", func.now() - func.min(t.c.created_at))).where(
-                        t.c.published_at.is_(None)
-                    )
+                    select(
+                        func.count(), func.extract("epoch", func.now() - func.min(t.c.created_at))
+                    ).where(t.c.published_at.is_(None))
                 )
             ).one()
             await conn.execute(

@@ -59,10 +59,14 @@ async def consume_until_stopped(
     settings: ServiceSettings, consumers: EventConsumers, outbox: Outbox, stop: asyncio.Event
 ) -> None:
     engine = create_engine(
-        settings.database_url, schema=outbox.table.schema or settings.service_name,
-        application_name=f"{settings.service_name}.worker", pool_size=settings.db_pool_size,
+        settings.database_url,
+        schema=outbox.table.schema or settings.service_name,
+        application_name=f"{settings.service_name}.worker",
+        pool_size=settings.db_pool_size,
     )
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker")
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker"
+    )
     consumers.attach(broker, UnitOfWorkFactory(create_sessionmaker(engine), outbox))
     try:
         # Joining a consumer group can take many seconds; a stop request must not wait for it.
@@ -82,12 +86,18 @@ async def consume_until_stopped(
         await engine.dispose()
 
 
-async def relay_until_stopped(settings: ServiceSettings, outbox: Outbox, stop: asyncio.Event) -> None:
+async def relay_until_stopped(
+    settings: ServiceSettings, outbox: Outbox, stop: asyncio.Event
+) -> None:
     engine = create_engine(
-        settings.database_url, schema=outbox.table.schema or settings.service_name,
-        application_name=f"{settings.service_name}.relay", pool_size=2,
+        settings.database_url,
+        schema=outbox.table.schema or settings.service_name,
+        application_name=f"{settings.service_name}.relay",
+        pool_size=2,
     )
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+    producer = make_producer(
+        settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"
+    )
     try:
         await _start_with_retry(producer.start, stop, "kafka producer")
         await OutboxRelay(engine, outbox, producer).run(stop)

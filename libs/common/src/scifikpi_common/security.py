@@ -19,7 +19,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from scifikpi_common.errors import Forbidden, InvalidToken
+from scifikpi_common.errors import Forbidden, InvalidToken, UpstreamUnavailable
 from scifikpi_common.logging import get_logger
 from scifikpi_common.middleware import bind_user
 
@@ -66,12 +66,15 @@ def http_jwks_fetcher(url: str, client: httpx.AsyncClient | None = None) -> Jwks
 class JwksCache:
     """Public keys by `kid`; refreshes on an unknown `kid` (rate-limited) and after `ttl_s`."""
 
-    def __init__(self, fetch: JwksFetcher, *, ttl_s: float = 300.0, min_refresh_s: float = 10.0) -> None:
+    def __init__(
+        self, fetch: JwksFetcher, *, ttl_s: float = 300.0, min_refresh_s: float = 10.0
+    ) -> None:
         self._fetch = fetch
         self._ttl_s = ttl_s
         self._min_refresh_s = min_refresh_s
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
+        self._fetch_failed = False
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> Any | None:
@@ -80,6 +83,12 @@ class JwksCache:
             return self._keys[kid]
         if now - self._fetched_at >= self._min_refresh_s or not self._keys:
             await self._refresh(now)
+        if not self._keys and self._fetch_failed:
+            # We cannot tell a forged token from a good one: say so (503), don't log users out (401).
+            raise UpstreamUnavailable(
+                "The keys that verify access tokens are unavailable; try again shortly.",
+                headers={"Retry-After": "5"},
+            )
         return self._keys.get(kid)
 
     async def _refresh(self, requested_at: float) -> None:
@@ -90,6 +99,7 @@ class JwksCache:
                 jwks = await self._fetch()
             except Exception as exc:  # keep serving the keys we have
                 log.warning("jwks_fetch_failed", error=repr(exc))
+                self._fetch_failed = True
                 self._fetched_at = time.monotonic() - self._ttl_s + self._min_refresh_s
                 return
             keys: dict[str, Any] = {}
@@ -97,6 +107,7 @@ class JwksCache:
                 if jwk.get("kid") and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
                     keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA").key
             self._keys = keys
+            self._fetch_failed = False
             self._fetched_at = time.monotonic()
 
 
@@ -141,10 +152,17 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ("user", "admin"):
             raise InvalidToken("The access token has no valid role.")
-        return Principal(user_id=user_id, role=role, status=str(claims.get("status", "")), token_id=claims.get("jti"))
+        return Principal(
+            user_id=user_id,
+            role=role,
+            status=str(claims.get("status", "")),
+            token_id=claims.get("jti"),
+        )
 
 
-_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="Access token from /auth/login")
+_bearer = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="Access token from /auth/login"
+)
 
 
 async def current_principal(

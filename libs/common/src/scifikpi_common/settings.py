@@ -73,7 +73,11 @@ class ServiceSettings(BaseSettings):
     redis_url: str | None = None
     # 1 unit of the currency = this many USD; decimal strings, never floats.
     fx_rates: dict[str, Decimal] = Field(
-        default_factory=lambda: {"USD": Decimal("1"), "RUB": Decimal("0.0125"), "EUR": Decimal("1.08")}
+        default_factory=lambda: {
+            "USD": Decimal("1"),
+            "RUB": Decimal("0.0125"),
+            "EUR": Decimal("1.08"),
+        }
     )
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     jwt_issuer: str = "scifikpi-auth"
@@ -81,7 +85,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     metrics_port: int | None = Field(
-        default=None, description="Port of the /metrics endpoint of worker processes (APIs serve it themselves)."
+        default=None,
+        description="Port of the /metrics endpoint of worker processes (APIs serve it themselves).",
     )
     max_body_bytes: int = 64 * 1024
 

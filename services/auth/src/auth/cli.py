@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import secrets
 import sys
 from collections.abc import Sequence
@@ -98,10 +97,7 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
 
 def _quiet_logging(settings: AuthSettings) -> None:
     """Warnings and errors only, on stderr: stdout is for the command's result."""
-    configure_logging("auth", level="WARNING", fmt=settings.log_format)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stderr)
+    configure_logging("auth", level="WARNING", fmt=settings.log_format, stream=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

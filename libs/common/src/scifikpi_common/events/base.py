@@ -49,7 +49,9 @@ class Envelope(BaseModel, Generic[P]):
     event_id: UUID = Field(description="UUIDv7, unique per event; consumers dedupe on it.")
     event_type: str = Field(examples=["UserRegistered"])
     schema_version: int = Field(ge=1)
-    occurred_at: datetime = Field(description="When the producing transaction made the change (UTC).")
+    occurred_at: datetime = Field(
+        description="When the producing transaction made the change (UTC)."
+    )
     producer: str = Field(description="The service that published it.", examples=["auth"])
     key: str = Field(description="The Kafka key: the user id.")
     payload: P

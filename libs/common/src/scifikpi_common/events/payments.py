@@ -24,7 +24,9 @@ class _PaymentEvent(Event):
     provider: PaymentProvider
     amount_minor: int = Field(gt=0, description="Minor units of `currency`.")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    quote_id: UUID | None = Field(default=None, description="Acceleration quote paid, for purpose=acceleration.")
+    quote_id: UUID | None = Field(
+        default=None, description="Acceleration quote paid, for purpose=acceleration."
+    )
 
 
 class PaymentSucceeded(_PaymentEvent):

@@ -40,7 +40,10 @@ async def create_database(server_url: str, name: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return "postgresql+asyncpg://" + to_asyncpg_url(with_database(server_url, name))[len("postgresql://") :]
+    return (
+        "postgresql+asyncpg://"
+        + to_asyncpg_url(with_database(server_url, name))[len("postgresql://") :]
+    )
 
 
 async def drop_database(server_url: str, name: str) -> None:
@@ -61,7 +64,8 @@ async def truncate_schema(database_url: str, schema: str) -> None:
     conn = await asyncpg.connect(to_asyncpg_url(database_url))
     try:
         tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'", schema
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'",
+            schema,
         )
         if tables:
             names = ", ".join(f'"{schema}"."{t["tablename"]}"' for t in tables)
