@@ -12,8 +12,9 @@ import uuid
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from commontest_schema import TEST_TOPIC, ThingHappened, outbox, things
+from commontest_schema import TEST_TOPIC, ThingHappened, inbox, outbox, things
 from scifikpi_common.localinfra import ensure_topics
+from scifikpi_common.messaging import Delivery, EventConsumers
 from scifikpi_common.relay import OutboxRelay, make_producer
 from sqlalchemy import func, insert, select
 
@@ -168,6 +169,21 @@ class TestRelay:
         seqs = [orjson.loads(r.value)["payload"]["seq"] for r in records]
         assert seqs == [1, 2, 3, 1, 2, 3]  # at-least-once: duplicates, never a gap
 
+        # ...and a consumer applies each event_id once.
+        handled: list[int] = []
+        consumers = EventConsumers("commontest", inbox)
+
+        @consumers.handler(ThingHappened)
+        async def on_thing(event: ThingHappened, uow) -> None:
+            handled.append(event.seq)
+
+        outcomes = []
+        for record in records:
+            delivery = Delivery(topic=topic, body=record.value)
+            outcomes += await consumers.process(delivery, uow_factory, None)
+        assert handled == [1, 2, 3]
+        assert outcomes == ["handled"] * 3 + ["duplicate"] * 3
+
 
 RELAY_SCRIPT = """
 import asyncio, sys
@@ -207,8 +223,7 @@ class TestRelayProcessKilled:
             await _emit(uow_factory, uuid.uuid4(), range(51, 101))  # committed while no relay runs
             second = subprocess.Popen(
                 [sys.executable, "-c", script],
-                stdout=open("/tmp/relay2.log", "w"),
-                stderr=subprocess.STDOUT,
+                stdout=subprocess.DEVNULL,
                 env=env,
             )
             try:

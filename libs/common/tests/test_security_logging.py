@@ -115,12 +115,13 @@ class TestTokenVerifier:
             assert await cache.key("unknown") is None
         assert server.fetches == 1
 
-
     async def test_keys_unreachable_is_503_not_401(self, server):
         async def down() -> dict:
             raise ConnectionError("auth is down")
 
-        verifier = TokenVerifier(JwksCache(down, min_refresh_s=0.0), issuer="scifikpi-auth", audience="scifikpi")
+        verifier = TokenVerifier(
+            JwksCache(down, min_refresh_s=0.0), issuer="scifikpi-auth", audience="scifikpi"
+        )
         with pytest.raises(UpstreamUnavailable):
             await verifier.verify(server.token())
 

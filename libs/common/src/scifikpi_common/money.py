@@ -28,7 +28,7 @@ MIN_REGISTRATION_DEPOSIT_USD_MINOR = 1000
 
 
 class Money(BaseModel):
-    """An amount in integer minor units of an ISO-4217 currency (`{"amount_minor": 1000, "currency": "USD"}`)."""
+    """Integer minor units of an ISO-4217 currency: `{"amount_minor": 1000, "currency": "USD"}`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

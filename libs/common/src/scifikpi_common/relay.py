@@ -11,6 +11,7 @@ skipped, so per-key order holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from datetime import timedelta
@@ -252,7 +253,5 @@ def _failed(exc: BaseException) -> asyncio.Future[Any]:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -84,7 +84,8 @@ class JwksCache:
         if now - self._fetched_at >= self._min_refresh_s or not self._keys:
             await self._refresh(now)
         if not self._keys and self._fetch_failed:
-            # We cannot tell a forged token from a good one: say so (503), don't log users out (401).
+            # We cannot tell a forged token from a good one: answer 503, not a 401 that logs
+            # every user out.
             raise UpstreamUnavailable(
                 "The keys that verify access tokens are unavailable; try again shortly.",
                 headers={"Retry-After": "5"},

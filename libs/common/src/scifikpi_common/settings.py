@@ -126,12 +126,16 @@ class ServiceSettings(BaseSettings):
         prefix = self.model_config.get("env_prefix", "")
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
-            if isinstance(value, SecretStr) and isinstance(field.default, SecretStr):
-                if value.get_secret_value() == field.default.get_secret_value():
-                    raise ValueError(
-                        f"{prefix}{name.upper()} still holds its development placeholder; "
-                        f"set a real secret for environment {self.environment.value!r}"
-                    )
+            default = field.default
+            if (
+                isinstance(value, SecretStr)
+                and isinstance(default, SecretStr)
+                and value.get_secret_value() == default.get_secret_value()
+            ):
+                raise ValueError(
+                    f"{prefix}{name.upper()} still holds its development placeholder; "
+                    f"set a real secret for environment {self.environment.value!r}"
+                )
         return self
 
     @property

@@ -64,7 +64,8 @@ async def truncate_schema(database_url: str, schema: str) -> None:
     conn = await asyncpg.connect(to_asyncpg_url(database_url))
     try:
         tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'",
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = $1 AND tablename <> 'alembic_version'",
             schema,
         )
         if tables:
