@@ -92,7 +92,7 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
-        logger_factory=_NamedWriteLoggerFactory(out),
+        logger_factory=_StreamLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -119,18 +119,28 @@ def _dumps(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
-class _NamedWriteLogger(structlog.WriteLogger):
-    def __init__(self, file: IO[str], name: str) -> None:
-        super().__init__(file)
+class _StreamLogger:
+    """Writes rendered lines to a stream; `sys.stdout` is looked up at each write, so output
+    follows a redirected stdout (test capture, a supervisor's pipe)."""
+
+    def __init__(self, name: str, stream: IO[str] | None) -> None:
         self.name = name  # read by `add_logger_name`
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        out = self._stream or sys.stdout
+        out.write(message + "\n")
+        out.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = msg
 
 
-class _NamedWriteLoggerFactory:
-    def __init__(self, file: IO[str]) -> None:
-        self._file = file
+class _StreamLoggerFactory:
+    def __init__(self, stream: IO[str] | None) -> None:
+        self._stream = stream
 
-    def __call__(self, *args: Any) -> _NamedWriteLogger:
-        return _NamedWriteLogger(self._file, str(args[0]) if args else "app")
+    def __call__(self, *args: Any) -> _StreamLogger:
+        return _StreamLogger(str(args[0]) if args else "app", self._stream)
 
 
 def get_logger(name: str | None = None) -> Any:
