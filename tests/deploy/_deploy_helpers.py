@@ -15,7 +15,35 @@ CHART_DIR = REPO / "deploy" / "helm" / "scifikpi"
 OBSERVABILITY = REPO / "deploy" / "observability"
 
 #: Services of the workspace that ship an image: name -> directory.
-SERVICES = {"auth": REPO / "services" / "auth", "gateway": REPO / "services" / "gateway"}
+SERVICES = {
+    "auth": REPO / "services" / "auth",
+    "gateway": REPO / "services" / "gateway",
+    "payments": REPO / "services" / "payments",
+}
+#: ...of which these own a database schema (migrations in the image, a `<svc>-migrate` one-shot).
+DB_SERVICES = ("auth", "payments")
+#: Worker processes and the port each serves /metrics on (compose, the chart, the images).
+METRICS_PORTS = {
+    "auth-worker": 9101,
+    "auth-relay": 9111,
+    "payments-worker": 9102,
+    "payments-relay": 9112,
+    "payments-scheduler": 9122,
+}
+#: The compose-only tools image (payment-provider stand-ins) and the relay that exposes them.
+TOOLS_DIR = REPO / "deploy" / "compose" / "tools"
+
+#: Modules whose prometheus_client objects the services export.
+METRIC_MODULES = ("scifikpi_common.metrics", "payments.metrics")
+
+
+def settings_class(service: str) -> type:
+    """The pydantic-settings class of a service."""
+    from auth.settings import AuthSettings
+    from gateway.settings import GatewaySettings
+    from payments.settings import PaymentsSettings
+
+    return {"auth": AuthSettings, "gateway": GatewaySettings, "payments": PaymentsSettings}[service]
 
 
 def load_yaml(path: Path) -> Any:
@@ -33,11 +61,15 @@ def console_scripts(service: str) -> set[str]:
 
 def exported_metric_names() -> set[str]:
     """Series names the services export, read from the metric objects themselves."""
-    import scifikpi_common.metrics as metrics
+    import importlib
+
     from prometheus_client import Counter, Gauge, Histogram
 
+    objects = [
+        obj for module in METRIC_MODULES for obj in vars(importlib.import_module(module)).values()
+    ]
     names: set[str] = set()
-    for obj in vars(metrics).values():
+    for obj in objects:
         if isinstance(obj, Counter):
             names |= {f"{obj._name}_total", f"{obj._name}_created"}
         elif isinstance(obj, Histogram):
@@ -45,6 +77,23 @@ def exported_metric_names() -> set[str]:
         elif isinstance(obj, Gauge):
             names.add(obj._name)
     return names
+
+
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """Compose's variable interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$$`."""
+    env = env or {}
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, default = match.group(1), match.group(2), match.group(3) or ""
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:-|-)([^}]*))?\}", one, value)
 
 
 #: Written by Prometheus itself for every scrape target.

@@ -2,23 +2,42 @@
 
 No Docker engine here, so the file is checked, not run: the bundled compose-spec JSON schema
 (check-jsonschema), then the start order, health checks, KRaft, topics, commands and the
-environment the services' own settings classes parse.
+environment the services' own settings classes parse (after compose's `${VAR:-default}`
+interpolation). The provider stand-ins' relay (deploy/compose/tools/expose.py) is run for real on
+loopback, and the init SQL on the local Postgres when one answers.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from _deploy_helpers import COMPOSE_FILE, REPO, console_scripts
+from _deploy_helpers import (
+    COMPOSE_FILE,
+    DB_SERVICES,
+    METRICS_PORTS,
+    REPO,
+    TOOLS_DIR,
+    console_scripts,
+    interpolate,
+    settings_class,
+)
 
-ONE_SHOTS = {"kafka-init", "auth-migrate"}
-APP_SERVICES = {"auth-api", "auth-worker", "auth-relay", "gateway"}
+ONE_SHOTS = {"kafka-init", "auth-migrate", "payments-migrate"}
+PAYMENTS_PROCESSES = {"payments-api", "payments-worker", "payments-relay", "payments-scheduler"}
+APP_SERVICES = {"auth-api", "auth-worker", "auth-relay", "gateway"} | PAYMENTS_PROCESSES
+STANDINS = {"localstripe", "yookassa"}
 HEALTHY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
 
@@ -39,11 +58,21 @@ def check_compose_schema(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def env_of(service: dict[str, Any]) -> dict[str, str]:
+def env_of(service: dict[str, Any], host_env: dict[str, str] | None = None) -> dict[str, str]:
+    """A service's environment as compose hands it over (interpolated from `host_env`)."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {k: str(v) for k, v in env.items()}
+    return {k: interpolate(str(v), host_env) for k, v in env.items()}
+
+
+def command_of(service: dict[str, Any], host_env: dict[str, str] | None = None) -> list[str]:
+    return [interpolate(str(arg), host_env) for arg in service["command"]]
+
+
+def flags(argv: list[str]) -> dict[str, str]:
+    """`--name=value` arguments of a command line."""
+    return dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
 
 
 # --- the schema -------------------------------------------------------------------------------
@@ -102,24 +131,30 @@ def test_every_service_is_health_checked_or_gated(compose: dict[str, Any]) -> No
     assert unchecked == {"alloy"}
 
 
-def test_migrations_run_once_before_the_auth_processes(compose: dict[str, Any]) -> None:
+@pytest.mark.parametrize("svc", DB_SERVICES)
+def test_migrations_run_once_before_the_service_processes(
+    compose: dict[str, Any], svc: str
+) -> None:
     services = compose["services"]
-    migrate = services["auth-migrate"]
-    assert migrate["command"] == ["alembic", "-c", "services/auth/alembic.ini", "upgrade", "head"]
-    assert (REPO / "services/auth/alembic.ini").is_file()
+    migrate = services[f"{svc}-migrate"]
+    assert migrate["command"] == ["alembic", "-c", f"services/{svc}/alembic.ini", "upgrade", "head"]
+    assert (REPO / f"services/{svc}/alembic.ini").is_file()
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "healthcheck" not in migrate
-    for name in ("auth-api", "auth-worker", "auth-relay"):
+    processes = {n for n in services if n.startswith(f"{svc}-") and n != f"{svc}-migrate"}
+    assert {f"{svc}-api", f"{svc}-worker", f"{svc}-relay"} <= processes
+    for name in processes:
         assert (
-            services[name]["depends_on"]["auth-migrate"]["condition"]
+            services[name]["depends_on"][f"{svc}-migrate"]["condition"]
             == "service_completed_successfully"
-        )
-    for name in ("auth-worker", "auth-relay"):
+        ), name
+    # Consumers and relays need their topics; the scheduler talks to Postgres only.
+    for name in (f"{svc}-worker", f"{svc}-relay"):
         assert (
             services[name]["depends_on"]["kafka-init"]["condition"]
             == "service_completed_successfully"
         )
-    assert services["gateway"]["depends_on"]["auth-api"]["condition"] == "service_healthy"
+    assert services["gateway"]["depends_on"][f"{svc}-api"]["condition"] == "service_healthy"
 
 
 def test_kafka_is_a_single_kraft_node(compose: dict[str, Any]) -> None:
@@ -140,7 +175,7 @@ def test_kafka_is_a_single_kraft_node(compose: dict[str, Any]) -> None:
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     # What the services dial is what the broker advertises.
     internal = {a.split("://", 1)[1] for a in env["KAFKA_ADVERTISED_LISTENERS"].split(",")}
-    for name in ("auth-api", "auth-worker", "auth-relay"):
+    for name in ("auth-api", "auth-worker", "auth-relay") + tuple(sorted(PAYMENTS_PROCESSES)):
         assert env_of(services[name])["KAFKA_BOOTSTRAP_SERVERS"] in internal
     assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
 
@@ -151,7 +186,7 @@ def test_kafka_init_creates_every_event_topic_and_its_dlq(compose: dict[str, Any
     script = "\n".join(compose["services"]["kafka-init"]["command"])
     match = re.search(r"for topic in ([^;]+);", script)
     assert match, script
-    created = set(match.group(1).split())
+    created = set(match.group(1).replace("\\", " ").split())
     topics = {cls.TOPIC for cls in ALL_EVENTS.values()}
     assert topics, "no event topics declared in scifikpi_common.events"
     assert created >= topics | {f"{t}.dlq" for t in topics}
@@ -159,21 +194,87 @@ def test_kafka_init_creates_every_event_topic_and_its_dlq(compose: dict[str, Any
     assert env_of(compose["services"]["kafka"])["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
 
 
+def init_sql_path(compose: dict[str, Any]) -> Path:
+    postgres = compose["services"]["postgres"]
+    mounts = [v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert len(mounts) == 1
+    return REPO / mounts[0].split(":", 1)[0]
+
+
+@pytest.mark.parametrize("svc", DB_SERVICES)
 def test_postgres_init_creates_a_role_and_schema_per_database_service(
-    compose: dict[str, Any],
+    compose: dict[str, Any], svc: str
 ) -> None:
     postgres = compose["services"]["postgres"]
     assert postgres["image"].startswith("postgres:15")
-    mounts = [v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v]
-    assert len(mounts) == 1
-    init_sql = (REPO / mounts[0].split(":", 1)[0]).read_text()
-    url = env_of(compose["services"]["auth-migrate"])["DATABASE_URL"]
-    role, password = re.match(r"postgresql\+asyncpg://([^:]+):([^@]+)@postgres:5432/", url).groups()
-    assert f"CREATE ROLE {role} LOGIN PASSWORD '{password}'" in init_sql
-    assert f"CREATE SCHEMA auth AUTHORIZATION {role}" in init_sql
-    # Alembic's env runs CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database.
-    assert f"GRANT CONNECT, CREATE ON DATABASE %I TO {role}" in init_sql
-    assert url.endswith("/" + env_of(postgres)["POSTGRES_DB"])
+    init_sql = init_sql_path(compose).read_text()
+    schema = settings_class(svc).db_schema
+    for name, service in compose["services"].items():
+        if not name.startswith(f"{svc}-"):
+            continue
+        url = env_of(service)["DATABASE_URL"]
+        match = re.match(r"postgresql\+asyncpg://([^:]+):([^@]+)@postgres:5432/", url)
+        role, password = match.groups()
+        assert f"CREATE ROLE {role} LOGIN PASSWORD '{password}'" in init_sql
+        assert f"CREATE SCHEMA {schema} AUTHORIZATION {role}" in init_sql
+        assert f"ALTER ROLE {role} SET search_path = {schema}" in init_sql
+        # Alembic's env runs CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database.
+        assert f"GRANT CONNECT, CREATE ON DATABASE %I TO {role}" in init_sql
+        assert url.endswith("/" + env_of(postgres)["POSTGRES_DB"])
+
+
+def _local_postgres() -> str | None:
+    """A psql URL of a Postgres server whose user is a superuser (the test plugin's order:
+    TEST_DATABASE_URL, DATABASE_URL, then the local server), or None."""
+    if shutil.which("psql") is None:
+        return None
+    from scifikpi_common.testing.plugin import LOCAL_SERVER
+
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or LOCAL_SERVER
+    url = re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)
+    probe = subprocess.run(  # noqa: S603 - psql from PATH, fixed arguments
+        ["psql", url, "-Atc", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"],
+        capture_output=True, text=True, timeout=10, check=False,
+    )  # fmt: skip
+    return url if probe.returncode == 0 and probe.stdout.strip() == "t" else None
+
+
+def test_postgres_init_sql_runs_on_postgres(compose: dict[str, Any]) -> None:
+    """The init script, as the entrypoint runs it (psql, ON_ERROR_STOP), in a scratch database
+    and a transaction that is rolled back: roles and schemas exist with the right owners."""
+    admin = _local_postgres()
+    if admin is None:
+        pytest.skip("no psql / local Postgres superuser")
+    roles = list(DB_SERVICES)
+    names = ", ".join(f"'{r}'" for r in roles)
+    existing = subprocess.run(  # noqa: S603 - psql from PATH, fixed arguments
+        ["psql", admin, "-Atc", f"SELECT rolname FROM pg_roles WHERE rolname IN ({names})"],
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.split()  # fmt: skip
+    if existing:
+        pytest.skip(f"roles {existing} already exist on this server")
+    database = f"scifikpi_initsql_{os.getpid()}"
+    subprocess.run(["psql", admin, "-c", f"CREATE DATABASE {database}"], check=True,  # noqa: S603
+                   capture_output=True, timeout=30)  # fmt: skip
+    try:
+        script = (
+            "BEGIN;\n"
+            f"\\i {init_sql_path(compose)}\n"
+            "SELECT n.nspname || '=' || pg_get_userbyid(n.nspowner) FROM pg_namespace n "
+            f"WHERE n.nspname IN ({names});\n"
+            "ROLLBACK;\n"
+        )
+        target = admin.rsplit("/", 1)[0] + "/" + database
+        result = subprocess.run(  # noqa: S603 - psql from PATH, fixed arguments
+            ["psql", target, "-v", "ON_ERROR_STOP=1", "-At", "-f", "-"],
+            input=script, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        owners = {line for line in result.stdout.split() if "=" in line}
+        assert owners == {f"{r}={r}" for r in roles}
+    finally:
+        subprocess.run(["psql", admin, "-c", f"DROP DATABASE IF EXISTS {database}"],  # noqa: S603
+                       capture_output=True, timeout=30, check=False)  # fmt: skip
 
 
 # --- images, commands and settings ------------------------------------------------------------
@@ -181,14 +282,22 @@ def test_postgres_init_creates_a_role_and_schema_per_database_service(
 
 def test_commands_are_the_services_console_scripts(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("auth-api", "auth-worker", "auth-relay"):
-        assert services[name]["build"]["dockerfile"] == "services/auth/Dockerfile"
-        assert services[name]["command"][0] in console_scripts("auth"), name
-        assert services[name]["command"] == [name]
+    for svc, names in (
+        ("auth", ("auth-api", "auth-worker", "auth-relay")),
+        ("payments", tuple(sorted(PAYMENTS_PROCESSES))),
+    ):
+        for name in names:
+            assert services[name]["build"]["dockerfile"] == f"services/{svc}/Dockerfile"
+            assert services[name]["command"][0] in console_scripts(svc), name
+            assert services[name]["command"] == [name]
+    # Every console script that runs a long-lived process has its compose service.
+    assert {s for s in console_scripts("payments") if not s.endswith("-admin")} == (
+        PAYMENTS_PROCESSES
+    )
     assert services["gateway"]["build"]["dockerfile"] == "services/gateway/Dockerfile"
     assert services["gateway"]["command"] == ["gateway-api"]
     assert "gateway-api" in console_scripts("gateway")
-    for name in APP_SERVICES | {"auth-migrate"}:
+    for name in APP_SERVICES | STANDINS | {"auth-migrate", "payments-migrate"}:
         svc = services[name]
         assert svc.get("read_only") is True and svc.get("cap_drop") == ["ALL"], name
         assert (REPO / svc["build"]["context"] / svc["build"]["dockerfile"]).is_file()
@@ -209,20 +318,31 @@ def test_only_the_gateway_and_tools_are_published_on_localhost(compose: dict[str
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
             published[name] = port
     assert published["gateway"] == "127.0.0.1:8000:8000"
-    assert not {"auth-api", "auth-worker", "auth-relay"} & set(published)
+    assert not (APP_SERVICES - {"gateway"}) & set(published)
+    # The stand-ins on the ports `make run` uses (docs/payments-local.md, the `pay` helper).
+    from scifikpi_tools.standins import LOCALSTRIPE_PORT, YOOKASSA_PORT
+
+    assert published["localstripe"] == f"127.0.0.1:{LOCALSTRIPE_PORT}:{LOCALSTRIPE_PORT}"
+    assert published["yookassa"] == f"127.0.0.1:{YOOKASSA_PORT}:{YOOKASSA_PORT}"
 
 
 def test_observability_stack_is_an_opt_in_profile(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name in ("prometheus", "alertmanager", "loki", "alloy", "grafana"):
         assert services[name]["profiles"] == ["observability"], name
+    for name in STANDINS:
+        assert services[name]["profiles"] == ["standins"], name
     for name in APP_SERVICES | ONE_SHOTS | {"postgres", "kafka", "redis"}:
         assert "profiles" not in services[name], f"{name} must start without a profile"
+        # ...and so never waits for a service of a profile that may be off.
+        for dep, spec in services[name].get("depends_on", {}).items():
+            if "profiles" in services[dep]:
+                assert spec.get("required") is False, f"{name} -> {dep}"
 
 
 def _settings_from(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], cls: type) -> Any:
-    for key in list(__import__("os").environ):
-        if key.startswith(("AUTH_", "GATEWAY_")) or key in {
+    for key in list(os.environ):
+        if key.startswith(("AUTH_", "GATEWAY_", "PAYMENTS_")) or key in {
             "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "JWKS_URL", "ENVIRONMENT",
             "FX_RATES",
         }:  # fmt: skip
@@ -255,7 +375,7 @@ def test_auth_environment_parses_into_its_settings(
         assert f"127.0.0.1:{settings.metrics_port}/metrics" in " ".join(
             services[name]["healthcheck"]["test"]
         )
-    assert ports == {"auth-worker": 9101, "auth-relay": 9111}
+    assert ports == {k: v for k, v in METRICS_PORTS.items() if k.startswith("auth-")}
     assert "127.0.0.1:8001/readyz" in " ".join(services["auth-api"]["healthcheck"]["test"])
 
 
@@ -268,9 +388,244 @@ def test_gateway_environment_parses_into_its_settings(
     settings = _settings_from(monkeypatch, env_of(gateway), GatewaySettings)
     assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)  # noqa: S104
     assert settings.upstream_url("auth", "http://127.0.0.1:8001") == "http://auth-api:8001"
+    assert settings.upstream_url("payments", "http://127.0.0.1:8002") == "http://payments-api:8002"
     assert settings.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
     assert settings.redis_url == "redis://redis:6379/0"
     assert "127.0.0.1:8000/readyz" in " ".join(gateway["healthcheck"]["test"])
-    # The upstream the gateway dials is the auth API's compose name and port.
-    auth_port = env_of(compose["services"]["auth-api"])["AUTH_HTTP_PORT"]
-    assert settings.upstream_urls["auth"] == f"http://auth-api:{auth_port}"
+    # The upstreams the gateway dials are the APIs' compose names and ports, one per upstream of
+    # its route table.
+    from gateway.routes import UPSTREAMS
+
+    assert set(settings.upstream_urls) == {u.name for u in UPSTREAMS}
+    for name in settings.upstream_urls:
+        port = env_of(compose["services"][f"{name}-api"])[f"{name.upper()}_HTTP_PORT"]
+        assert settings.upstream_urls[name] == f"http://{name}-api:{port}"
+
+
+# --- payments and the provider stand-ins ----------------------------------------------------------
+
+#: What a person running against the real providers puts in the shell or in .env.
+REAL_PROVIDER_ENV = {
+    "PAYMENTS_STRIPE_API_BASE": "https://api.stripe.com",
+    "PAYMENTS_STRIPE_API_KEY": "sk_test_51RealLookingKey",
+    "PAYMENTS_STRIPE_WEBHOOK_SECRET": "whsec_real_endpoint_secret",
+    "PAYMENTS_YOOKASSA_API_BASE": "https://api.yookassa.ru/v3",
+    "PAYMENTS_YOOKASSA_SHOP_ID": "512345",
+    "PAYMENTS_YOOKASSA_SECRET_KEY": "test_real_shop_key",
+    "PAYMENTS_YOOKASSA_IP_ALLOWLIST": "185.71.76.0/27,185.71.77.0/27",
+}
+
+
+def test_payments_environment_parses_into_its_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments.settings import PaymentsSettings
+
+    services = compose["services"]
+    api = _settings_from(monkeypatch, env_of(services["payments-api"]), PaymentsSettings)
+    assert (api.http_host, api.http_port) == ("0.0.0.0", 8002)  # noqa: S104
+    assert api.http_port == PaymentsSettings.model_fields["http_port"].default
+    assert api.database_url == "postgresql+asyncpg://payments:payments@postgres:5432/scifikpi"
+    assert api.kafka_bootstrap_servers == "kafka:9092"
+    assert str(api.environment) == "local"
+    assert api.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
+    # Without provider variables on the host: the stand-ins, with their development credentials.
+    assert api.stripe_api_base == "http://localstripe:8420"
+    assert api.yookassa_api_base == "http://yookassa:8421/v3"
+    from scifikpi_tools import standins
+
+    assert api.stripe_api_key.get_secret_value() == standins.DEV_STRIPE_SECRET_KEY
+    assert api.stripe_webhook_secrets == [standins.DEV_STRIPE_WEBHOOK_SECRET]
+    assert api.yookassa_shop_id == standins.DEV_YOOKASSA_SHOP_ID
+    assert api.yookassa_secret_key.get_secret_value() == standins.DEV_YOOKASSA_SECRET_KEY
+    assert "127.0.0.1:8002/readyz" in " ".join(services["payments-api"]["healthcheck"]["test"])
+    for name in PAYMENTS_PROCESSES - {"payments-api"}:
+        settings = _settings_from(monkeypatch, env_of(services[name]), PaymentsSettings)
+        assert settings.metrics_port == METRICS_PORTS[name], name
+        assert f"127.0.0.1:{settings.metrics_port}/metrics" in " ".join(
+            services[name]["healthcheck"]["test"]
+        )
+    migrate = _settings_from(monkeypatch, env_of(services["payments-migrate"]), PaymentsSettings)
+    assert migrate.database_url == api.database_url
+
+
+def test_payments_placeholders_are_refused_outside_local(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallbacks are the stand-ins' development values: fine locally, refused elsewhere; the
+    real provider variables of the host replace them all."""
+    from payments.settings import PaymentsSettings
+    from pydantic import ValidationError
+
+    service = compose["services"]["payments-api"]
+    with pytest.raises(ValidationError, match="development placeholder|https"):
+        _settings_from(monkeypatch, {**env_of(service), "ENVIRONMENT": "staging"}, PaymentsSettings)
+
+    env = env_of(service, REAL_PROVIDER_ENV)
+    for key, value in REAL_PROVIDER_ENV.items():
+        assert env[key] == value, key
+    real = _settings_from(monkeypatch, {**env, "ENVIRONMENT": "staging"}, PaymentsSettings)
+    assert real.stripe_api_base == "https://api.stripe.com"
+    assert real.stripe_webhook_secrets == ["whsec_real_endpoint_secret"]
+    assert real.yookassa_ip_allowlist == ["185.71.76.0/27", "185.71.77.0/27"]
+
+
+def test_standins_are_wired_to_payments_and_the_gateway(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stand-in command lines against the payments environment and the gateway's route table:
+    the same secrets on both sides, API bases at the relayed ports, webhooks to public routes."""
+    from gateway.routes import API_PREFIX, PUBLIC, ROUTES
+    from payments.settings import PaymentsSettings
+    from payments.webhooks import client_ip, ip_allowed
+
+    services = compose["services"]
+    payments = _settings_from(monkeypatch, env_of(services["payments-api"]), PaymentsSettings)
+    gateway_port = env_of(services["gateway"])["GATEWAY_HTTP_PORT"]
+    public_routes = {r.public_path for r in ROUTES if r.access == PUBLIC and "POST" in r.method_set}
+    modules = {}
+    for name in STANDINS:
+        svc = services[name]
+        argv = command_of(svc)
+        assert argv[:2] == ["python", "/opt/scifikpi/expose.py"], argv
+        separator = argv.index("--")
+        relay, child = flags(argv[:separator]), argv[separator + 1 :]
+        assert child[:2] == ["python", "-m"]
+        modules[name] = child[2]
+        own = flags(child)
+        listen_host, listen_port = relay["listen"].rsplit(":", 1)
+        assert listen_host == "0.0.0.0"  # noqa: S104 - the compose network, inside the container
+        # The stand-in itself stays on loopback; the relay targets exactly it.
+        assert relay["target"] == f"127.0.0.1:{own['port']}" and own["host"] == "127.0.0.1"
+        assert own["port"] != listen_port
+        # Webhooks go through the gateway, to public routes, as the real providers' do.
+        webhook = own["webhook-url"]
+        assert webhook.startswith(f"http://gateway:{gateway_port}{API_PREFIX}/"), webhook
+        assert webhook.split(f":{gateway_port}", 1)[1] in public_routes, webhook
+        assert "healthcheck" in svc and listen_port in " ".join(svc["healthcheck"]["test"])
+        assert svc.get("init") is True, "the relay is PID 1 otherwise"
+        assert f"./deploy/compose/tools/expose.py:{argv[1]}:ro" in svc["volumes"]
+        published = svc["ports"][0].rsplit(":", 1)[1]
+        assert published == listen_port
+        if name == "localstripe":
+            assert payments.stripe_api_base == f"http://localstripe:{listen_port}"
+            assert own["webhook-secret"] in payments.stripe_webhook_secrets
+            assert webhook.endswith("/payments/webhooks/stripe")
+        else:
+            assert payments.yookassa_api_base == f"http://yookassa:{listen_port}/v3"
+            assert own["shop-id"] == payments.yookassa_shop_id
+            assert own["secret-key"] == payments.yookassa_secret_key.get_secret_value()
+            assert webhook.endswith("/payments/webhooks/yoomoney")
+            # confirmation_url links open in a browser on the host: the published port.
+            host_port = svc["ports"][0].split(":")[1]
+            assert own["public-url"] == f"http://127.0.0.1:{host_port}"
+    assert modules == {
+        "localstripe": "scifikpi_tools.standins.localstripe",
+        "yookassa": "scifikpi_tools.standins.yookassa",
+    }
+    # The fake notifies from its container address; the gateway (a compose-network peer that
+    # payments trusts) forwards it in X-Forwarded-For, and the allowlist takes it. Docker's default
+    # address pools are in 172.16.0.0/12 and 192.168.0.0/16.
+    for fake, gateway in (("172.18.0.7", "172.18.0.9"), ("192.168.32.4", "192.168.32.2")):
+        source = client_ip(gateway, fake, payments.trusted_proxy_networks)
+        assert source == fake and ip_allowed(source, payments.yookassa_networks)
+    assert not ip_allowed("203.0.113.10", payments.yookassa_networks)
+
+
+@pytest.mark.parametrize("name", sorted(STANDINS))
+def test_standin_command_lines_are_accepted_by_the_tools(
+    compose: dict[str, Any], name: str
+) -> None:
+    """Every flag compose passes is one the stand-in's own CLI documents."""
+    argv = command_of(compose["services"][name])
+    child = argv[argv.index("--") + 1 :]
+    result = subprocess.run(  # noqa: S603 - this interpreter, a module of this repo
+        [sys.executable, *child[1:3], "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for flag in flags(child):
+        assert f"--{flag}" in result.stdout, f"{name}: --{flag} is not an option of {child[2]}"
+    relay_help = subprocess.run(  # noqa: S603 - this interpreter, the repo's relay script
+        [sys.executable, str(TOOLS_DIR / "expose.py"), "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    for flag in flags(argv[: argv.index("--")]):
+        assert f"--{flag}" in relay_help.stdout, flag
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_expose_relays_to_a_loopback_server_and_stops_it(tmp_path: Path) -> None:
+    """deploy/compose/tools/expose.py for real, on loopback: it starts the command, accepts only
+    once the command listens, relays HTTP both ways, and on SIGTERM stops the command and exits 0."""
+    (tmp_path / "hello.txt").write_text("relayed\n")
+    listen, target = _free_port(), _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - this interpreter, the repo's relay script
+        [sys.executable, str(TOOLS_DIR / "expose.py"), f"--listen=127.0.0.1:{listen}",
+         f"--target=127.0.0.1:{target}", "--", sys.executable, "-m", "http.server", str(target),
+         "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{listen}/hello.txt", timeout=5) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "the relay never answered"
+                time.sleep(0.1)
+        assert body == "relayed\n"
+        for _ in range(3):  # keep-alive-less requests, one connection each
+            with urllib.request.urlopen(f"http://127.0.0.1:{listen}/hello.txt", timeout=5) as r:
+                assert r.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        output = proc.stdout.read() if proc.stdout else ""
+        assert f"127.0.0.1:{listen} -> 127.0.0.1:{target}" in output
+        # The command is gone with it: nothing listens on either port.
+        for port in (listen, target):
+            with socket.socket() as sock:
+                assert sock.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_expose_exits_with_the_command_when_it_cannot_start() -> None:
+    port = _free_port()
+    result = subprocess.run(  # noqa: S603 - this interpreter, the repo's relay script
+        [sys.executable, str(TOOLS_DIR / "expose.py"), f"--listen=127.0.0.1:{_free_port()}",
+         f"--target=127.0.0.1:{port}", "--ready-timeout=20", "--", sys.executable, "-c",
+         "raise SystemExit(3)"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+
+
+def test_compose_runs_every_process_of_the_local_stack(compose: dict[str, Any]) -> None:
+    """`make run` (scifikpi_tools.services) and compose start the same processes on the same
+    ports: a service added to one and not the other fails here."""
+    from scifikpi_tools.services import SERVICES
+
+    services = compose["services"]
+    for svc in SERVICES:
+        for proc in svc.process_list():
+            name = "gateway" if svc.is_gateway else proc.name
+            assert name in services, f"{name} runs in `make run` but not in compose"
+            env = env_of(services[name])
+            if proc.is_api:
+                assert env[f"{svc.env_prefix}HTTP_PORT"] == str(svc.http_port), name
+            else:
+                assert METRICS_PORTS[name] == proc.metrics_port, name
+                assert env[f"{svc.env_prefix}METRICS_PORT"] == str(proc.metrics_port), name
+        if svc.has_db:
+            assert f"{svc.name}-migrate" in services

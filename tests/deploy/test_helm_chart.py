@@ -19,7 +19,7 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-from _deploy_helpers import CHART_DIR, load_yaml
+from _deploy_helpers import CHART_DIR, DB_SERVICES, METRICS_PORTS, load_yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
 RELEASE = "scifikpi"
@@ -43,8 +43,32 @@ EXTERNAL_DB_VALUES: dict[str, Any] = {
             "secrets": {"create": True, "data": {"AUTH_ACCESS_TOKEN_TTL_S": "600"}},
             "database": {"password": "s3cret"},
         },
+        "payments": {
+            "secrets": {
+                "create": True,
+                "data": {
+                    "PAYMENTS_STRIPE_API_KEY": "sk_test_dev",
+                    "PAYMENTS_STRIPE_WEBHOOK_SECRET": "whsec_dev",
+                    "PAYMENTS_YOOKASSA_SECRET_KEY": "test_dev",
+                },
+            },
+            "database": {"password": "s3cret"},
+        },
     },
 }
+#: The provider secrets payments cannot start without (never values in the chart).
+PAYMENTS_SECRET_KEYS = {
+    "PAYMENTS_STRIPE_API_KEY",
+    "PAYMENTS_STRIPE_WEBHOOK_SECRET",
+    "PAYMENTS_YOOKASSA_SECRET_KEY",
+}
+#: What the payments Secret holds in production (made outside the chart, e.g. External Secrets).
+PRODUCTION_PAYMENTS_SECRETS = {
+    "PAYMENTS_STRIPE_API_KEY": "sk_live_51Example",
+    "PAYMENTS_STRIPE_WEBHOOK_SECRET": "whsec_live_example",
+    "PAYMENTS_YOOKASSA_SECRET_KEY": "live_example",
+}
+PAYMENTS_DEPLOYMENTS = {f"scifikpi-payments-{c}" for c in ("api", "worker", "relay", "scheduler")}
 
 
 def kube_versions() -> list[str]:
@@ -157,6 +181,10 @@ def test_values_files_satisfy_the_schema(
         ({"kafka": {"bootstrapServers": "kafka"}}, "bootstrapServers"),
         ({"services": {"auth": {"api": {"pdb": {"minAvailable": 1, "maxUnavailable": 1}}}}}, "pdb"),
         ({"global": {"fxRates": {"USD": 1.0}}}, "fxRates"),
+        ({"services": {"payments": {"scheduler": {"replcas": 3}}}}, "replcas"),
+        ({"services": {"payments": {"secrets": {"keys": ["stripe-key"]}}}}, "stripe-key"),
+        ({"services": {"payments": {"externalEgress": {"components": ["web"]}}}}, "components"),
+        ({"services": {"payments": {"externalEgress": {"ports": [0]}}}}, "externalEgress/ports"),
     ],
 )
 def test_schema_rejects_bad_values(
@@ -225,14 +253,28 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
     hpas = by_kind(default_docs, "HorizontalPodAutoscaler")
     pdbs = by_kind(default_docs, "PodDisruptionBudget")
     services = by_kind(default_docs, "Service")
-    assert set(deployments) == {
+    assert (
+        set(deployments)
+        == {
+            "scifikpi-auth-api",
+            "scifikpi-auth-worker",
+            "scifikpi-auth-relay",
+            "scifikpi-gateway-api",
+        }
+        | PAYMENTS_DEPLOYMENTS
+    )
+    assert set(services) == {
+        "scifikpi-auth-api",
+        "scifikpi-gateway-api",
+        "scifikpi-payments-api",
+    }
+    assert {
         "scifikpi-auth-api",
         "scifikpi-auth-worker",
-        "scifikpi-auth-relay",
         "scifikpi-gateway-api",
-    }
-    assert set(services) == {"scifikpi-auth-api", "scifikpi-gateway-api"}
-    assert {"scifikpi-auth-api", "scifikpi-auth-worker", "scifikpi-gateway-api"} <= set(hpas)
+        "scifikpi-payments-api",
+        "scifikpi-payments-worker",
+    } <= set(hpas)
     assert set(pdbs) == set(deployments)
     for name, hpa in hpas.items():
         target = hpa["spec"]["scaleTargetRef"]
@@ -263,8 +305,11 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         ]
         assert pods == [name], f"Service {name} selects {pods}"
     # The relay is one active publisher (advisory lock) plus a standby: no HPA, fixed replicas.
-    assert "scifikpi-auth-relay" not in hpas
-    assert deployments["scifikpi-auth-relay"]["spec"]["replicas"] == 2
+    # The scheduler shares its work through row locks and leases: two for availability, no HPA
+    # (its load is provider and database round trips, not CPU).
+    for name in ("scifikpi-auth-relay", "scifikpi-payments-relay", "scifikpi-payments-scheduler"):
+        assert name not in hpas
+        assert deployments[name]["spec"]["replicas"] == 2
 
 
 def test_processes_run_their_console_scripts(default_docs: list) -> None:
@@ -287,11 +332,21 @@ def test_processes_run_their_console_scripts(default_docs: list) -> None:
         else:
             assert container["command"] == [f"{service}-{component}"], name
             assert container["command"][0] in console_scripts(service)
+    # Every long-lived process of payments runs (payments-admin is run by hand).
+    components = {
+        t["metadata"]["labels"]["app.kubernetes.io/component"]
+        for t in pod_templates(default_docs).values()
+        if t["metadata"]["labels"]["app.kubernetes.io/name"] == "payments"
+    }
+    assert {f"payments-{c}" for c in components - {"migrate"}} == {
+        s for s in console_scripts("payments") if not s.endswith("-admin")
+    }
 
 
 def test_pods_are_hardened(production_docs: list) -> None:
     templates = pod_templates(production_docs)
-    assert len(templates) == 5  # auth api/worker/relay/migrate + gateway api
+    # auth api/worker/relay/migrate + payments api/worker/relay/scheduler/migrate + gateway api
+    assert len(templates) == 10
     for name, template in templates.items():
         spec = template["spec"]
         assert spec["automountServiceAccountToken"] is False, name
@@ -323,13 +378,15 @@ def test_probes(default_docs: list) -> None:
             assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
             assert template["metadata"]["annotations"]["prometheus.io/port"] == str(ports["http"])
             assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "python"
-        elif component in {"worker", "relay"}:
+        elif component in {"worker", "relay", "scheduler"}:
             ports = {p["name"]: p["containerPort"] for p in container["ports"]}
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 assert container[probe]["tcpSocket"] == {"port": "metrics"}, name
             assert template["metadata"]["annotations"]["prometheus.io/port"] == str(
                 ports["metrics"]
             )
+            process = name.removeprefix("Deployment/scifikpi-")
+            assert ports["metrics"] == METRICS_PORTS[process], name
         else:
             assert component == "migrate"
             assert not {"livenessProbe", "readinessProbe", "ports"} & set(container)
@@ -357,7 +414,7 @@ def _container_env(
 
 def _settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], cls: type) -> Any:
     for key in list(os.environ):
-        if key.startswith(("AUTH_", "GATEWAY_")) or key in {
+        if key.startswith(("AUTH_", "GATEWAY_", "PAYMENTS_")) or key in {
             "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "JWKS_URL", "ENVIRONMENT",
             "FX_RATES", "OTLP_ENDPOINT",
         }:  # fmt: skip
@@ -389,6 +446,8 @@ def test_rendered_environment_parses_into_the_services_settings(
     secrets = {
         "scifikpi-auth-secrets": {"AUTH_JWT_PRIVATE_KEY": key},
         "scifikpi-auth-db": {"username": "auth", "password": "Pw0rd"},
+        "scifikpi-payments-secrets": PRODUCTION_PAYMENTS_SECRETS,
+        "scifikpi-payments-db": {"username": "payments", "password": "Pw1rd"},
     }
     configmaps = by_kind(production_docs, "ConfigMap")
     templates = pod_templates(production_docs)
@@ -413,12 +472,118 @@ def test_rendered_environment_parses_into_the_services_settings(
     migrate_env = _container_env(templates["Job/scifikpi-auth-migrate"], configmaps, secrets)
     assert _settings(monkeypatch, migrate_env, AuthSettings).database_url == auth.database_url
 
+    _check_payments_environment(templates, configmaps, secrets, services, monkeypatch)
+
     gw_env = _container_env(templates["Deployment/scifikpi-gateway-api"], configmaps, secrets)
     gateway = _settings(monkeypatch, gw_env, GatewaySettings)
-    assert gateway.upstream_urls == {"auth": "http://scifikpi-auth-api:8001"}
+    assert gateway.upstream_urls == {
+        "auth": "http://scifikpi-auth-api:8001",
+        "payments": "http://scifikpi-payments-api:8002",
+    }
+    from gateway.routes import UPSTREAMS
+
+    assert set(gateway.upstream_urls) == {u.name for u in UPSTREAMS}
     assert gateway.jwks_url == "http://scifikpi-auth-api:8001/.well-known/jwks.json"
     assert gateway.cors_allow_origins == ["https://app.scifikpi.com"]
     assert "KAFKA_BOOTSTRAP_SERVERS" not in gw_env, "the gateway does not talk to Kafka"
+
+
+def _check_payments_environment(
+    templates: dict[str, Any],
+    configmaps: dict[str, Any],
+    secrets: dict[str, dict[str, str]],
+    services: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from payments.settings import YOOKASSA_PUBLISHED_NETWORKS, PaymentsSettings
+    from payments.webhooks import client_ip, ip_allowed
+
+    api_env = _container_env(templates["Deployment/scifikpi-payments-api"], configmaps, secrets)
+    api = _settings(monkeypatch, api_env, PaymentsSettings)  # production: no placeholder passes
+    assert str(api.environment) == "production"
+    assert api.database_url == ("postgresql+asyncpg://payments:Pw1rd@scifikpi-pg-rw:5432/scifikpi")
+    assert (api.http_host, api.http_port) == ("0.0.0.0", 8002)  # noqa: S104
+    assert services["scifikpi-payments-api"]["spec"]["ports"][0]["port"] == api.http_port
+    assert api.stripe_api_base == "https://api.stripe.com"
+    assert api.yookassa_api_base == "https://api.yookassa.ru/v3"
+    assert api.stripe_api_key.get_secret_value() == "sk_live_51Example"
+    assert api.stripe_webhook_secrets == ["whsec_live_example"]
+    assert api.yookassa_secret_key.get_secret_value() == "live_example"
+    assert api.yookassa_shop_id == "512345", "production values name the shop"
+    assert api.yookassa_return_url == "https://app.scifikpi.com/payments/return"
+    assert api.kafka_bootstrap_servers == "scifikpi-kafka-bootstrap.kafka.svc:9093"
+    # The allowlist in the chart is YooKassa's published list, as the settings know it.
+    assert set(api.yookassa_ip_allowlist) == set(YOOKASSA_PUBLISHED_NETWORKS)
+    # A notification from YooKassa through the ingress controller and the gateway: payments
+    # believes the gateway pod's X-Forwarded-For and judges YooKassa's address.
+    assert api.trusted_proxies == ["10.244.0.0/16"]
+    source = client_ip("10.244.3.17", "185.71.76.5", api.trusted_proxy_networks)
+    assert source == "185.71.76.5" and ip_allowed(source, api.yookassa_networks)
+    assert not ip_allowed(client_ip("10.244.3.17", "203.0.113.9", api.trusted_proxy_networks),
+                          api.yookassa_networks)  # fmt: skip
+    for component in ("worker", "relay", "scheduler"):
+        env = _container_env(
+            templates[f"Deployment/scifikpi-payments-{component}"], configmaps, secrets
+        )
+        settings = _settings(monkeypatch, env, PaymentsSettings)
+        assert settings.metrics_port == METRICS_PORTS[f"payments-{component}"]
+        assert settings.database_url == api.database_url
+    migrate_env = _container_env(templates["Job/scifikpi-payments-migrate"], configmaps, secrets)
+    assert _settings(monkeypatch, migrate_env, PaymentsSettings).database_url == api.database_url
+
+
+def test_payments_pods_do_not_start_without_their_provider_secrets(default_docs: list) -> None:
+    """Each provider secret is an explicit secretKeyRef (not only envFrom): Kubernetes holds the
+    pod while the Secret or the key is missing, instead of the settings falling back."""
+    for name, template in pod_templates(default_docs).items():
+        if template["metadata"]["labels"]["app.kubernetes.io/name"] != "payments":
+            continue
+        (container,) = template["spec"]["containers"]
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container.get("env", [])
+            if "valueFrom" in e
+        }
+        for key in PAYMENTS_SECRET_KEYS:
+            assert refs[key] == {"name": "scifikpi-payments-secrets", "key": key}, name
+            assert refs[key].get("optional") is not True
+
+
+def test_payments_default_configuration(default_docs: list) -> None:
+    """The chart's own defaults point at the real providers over HTTPS and make webhooks work
+    behind the gateway; the YooKassa shop id is per environment (production values set it)."""
+    from payments.settings import YOOKASSA_PUBLISHED_NETWORKS
+
+    data = by_kind(default_docs, "ConfigMap")["scifikpi-payments"]["data"]
+    assert data["PAYMENTS_STRIPE_API_BASE"] == "https://api.stripe.com"
+    assert data["PAYMENTS_YOOKASSA_API_BASE"] == "https://api.yookassa.ru/v3"
+    assert data["PAYMENTS_HTTP_PORT"] == "8002"
+    # Without trusted proxies every YooKassa notification would be judged by the gateway pod's
+    # address and refused.
+    assert data["PAYMENTS_TRUSTED_PROXIES"]
+    allowlist = {n.strip() for n in data["PAYMENTS_YOOKASSA_IP_ALLOWLIST"].split(",")}
+    assert allowlist == set(YOOKASSA_PUBLISHED_NETWORKS)
+    assert data["PAYMENTS_YOOKASSA_RETURN_URL"].startswith("https://")
+    gateway = by_kind(default_docs, "ConfigMap")["scifikpi-gateway"]["data"]
+    assert gateway["GATEWAY_UPSTREAM_URLS__PAYMENTS"] == "http://scifikpi-payments-api:8002"
+
+
+def test_dev_secret_missing_a_required_key_fails_the_render(chart: helm.Chart) -> None:
+    values = yaml.safe_load(yaml.safe_dump(EXTERNAL_DB_VALUES))
+    del values["services"]["payments"]["secrets"]["data"]["PAYMENTS_YOOKASSA_SECRET_KEY"]
+    with pytest.raises(helm.HelmError, match="PAYMENTS_YOOKASSA_SECRET_KEY"):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+
+
+def test_no_secret_value_is_rendered_into_config(default_docs: list, production_docs: list) -> None:
+    for docs in (default_docs, production_docs):
+        for configmap in by_kind(docs, "ConfigMap").values():
+            data = configmap["data"]
+            assert not {k for k in data if k in PAYMENTS_SECRET_KEYS or "SECRET" in k}, data
+            assert not any(v.startswith(("sk_", "whsec_", "live_", "test_")) for v in data.values())
+        assert by_kind(docs, "Secret") == {}
+    values = (CHART_DIR / "values.yaml").read_text() + PRODUCTION_VALUES.read_text()
+    assert not re.search(r"\b(sk|rk)_(live|test)_\w+|whsec_\w+", values)
 
 
 def test_database_url_is_composed_from_the_credentials_secret(default_docs: list) -> None:
@@ -426,7 +591,8 @@ def test_database_url_is_composed_from_the_credentials_secret(default_docs: list
         (container,) = template["spec"]["containers"]
         env = container.get("env", [])
         names = [e["name"] for e in env]
-        if template["metadata"]["labels"]["app.kubernetes.io/name"] != "auth":
+        service = template["metadata"]["labels"]["app.kubernetes.io/name"]
+        if service not in DB_SERVICES:
             assert "DATABASE_URL" not in names, name
             continue
         # $(VAR) only expands variables defined earlier in the list.
@@ -436,18 +602,34 @@ def test_database_url_is_composed_from_the_credentials_secret(default_docs: list
         assert (
             url == "postgresql+asyncpg://$(DB_USERNAME):$(DB_PASSWORD)@scifikpi-pg-rw:5432/scifikpi"
         )
-        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in env if "valueFrom" in e}
-        assert refs == {"scifikpi-auth-db"}
+        refs = {
+            (
+                e["name"],
+                e["valueFrom"]["secretKeyRef"]["name"],
+                e["valueFrom"]["secretKeyRef"]["key"],
+            )
+            for e in env
+            if "valueFrom" in e
+        }
+        db = f"scifikpi-{service}-db"
+        assert {r for r in refs if r[1] == db} == {
+            ("DB_USERNAME", db, "username"),
+            ("DB_PASSWORD", db, "password"),
+        }
+        # Anything else read by reference is a key of the service's own Secret, same name.
+        for var, secret, key in refs - {r for r in refs if r[1] == db}:
+            assert (secret, key) == (f"scifikpi-{service}-secrets", var), name
 
 
+@pytest.mark.parametrize("service", DB_SERVICES)
 def test_migrations_job_is_a_hook_with_the_same_configuration(
-    default_docs: list, external_db_docs: list
+    default_docs: list, external_db_docs: list, service: str
 ) -> None:
     for docs, events in (
         (default_docs, "post-install,pre-upgrade"),
         (external_db_docs, "pre-install,pre-upgrade"),
     ):
-        job = by_kind(docs, "Job")["scifikpi-auth-migrate"]
+        job = by_kind(docs, "Job")[f"scifikpi-{service}-migrate"]
         annotations = job["metadata"]["annotations"]
         assert annotations["helm.sh/hook"] == events
         assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
@@ -457,17 +639,26 @@ def test_migrations_job_is_a_hook_with_the_same_configuration(
         # The ConfigMap does not exist yet when a pre-install hook runs: same values, inline.
         (container,) = spec["template"]["spec"]["containers"]
         inline = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-        configmap = by_kind(docs, "ConfigMap")["scifikpi-auth"]["data"]
+        configmap = by_kind(docs, "ConfigMap")[f"scifikpi-{service}"]["data"]
         assert configmap.items() <= inline.items()
         assert not any("configMapRef" in s for s in container.get("envFrom", []))
-    assert not by_kind(default_docs, "Job").keys() - {"scifikpi-auth-migrate"}
+        # The settings refuse placeholder secrets in production, migrations included: the Job
+        # reads the service's Secret like the pods do.
+        assert {"secretRef": {"name": f"scifikpi-{service}-secrets"}} in container["envFrom"]
+    assert not by_kind(default_docs, "Job").keys() - {f"scifikpi-{s}-migrate" for s in DB_SERVICES}
 
 
 def test_dev_secrets_exist_before_the_migrations_hook(
     external_db_docs: list, default_docs: list
 ) -> None:
     secrets = by_kind(external_db_docs, "Secret")
-    assert set(secrets) == {"scifikpi-auth-secrets", "scifikpi-auth-db"}
+    assert set(secrets) == {
+        "scifikpi-auth-secrets",
+        "scifikpi-auth-db",
+        "scifikpi-payments-secrets",
+        "scifikpi-payments-db",
+    }
+    assert set(secrets["scifikpi-payments-secrets"]["stringData"]) == PAYMENTS_SECRET_KEYS
     job_weight = int(
         by_kind(external_db_docs, "Job")["scifikpi-auth-migrate"]["metadata"]["annotations"][
             "helm.sh/hook-weight"
@@ -529,12 +720,24 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         p.get("podSelector", {}).get("matchLabels") for p in auth if "namespaceSelector" not in p
     ]
     assert len(auth) == 2
-    workers = _ingress_peers(policies["scifikpi-auth-workers"])
-    assert len(workers) == 1 and workers[0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "monitoring"
-    }
-    assert policies["scifikpi-auth-workers"]["spec"]["ingress"][0]["ports"] == [
-        {"port": "metrics", "protocol": "TCP"}
+    for service in ("auth", "payments"):
+        workers = _ingress_peers(policies[f"scifikpi-{service}-workers"])
+        assert len(workers) == 1 and workers[0]["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "monitoring"
+        }
+        assert policies[f"scifikpi-{service}-workers"]["spec"]["ingress"][0]["ports"] == [
+            {"port": "metrics", "protocol": "TCP"}
+        ]
+    # payments (webhooks included) is reached through the gateway only, and by Prometheus.
+    payments = _ingress_peers(policies["scifikpi-payments-api"])
+    assert len(payments) == 2
+    assert {"app.kubernetes.io/name": "gateway", "app.kubernetes.io/instance": RELEASE} in [
+        p.get("podSelector", {}).get("matchLabels")
+        for p in payments
+        if "namespaceSelector" not in p
+    ]
+    assert {"kubernetes.io/metadata.name": "monitoring"} in [
+        p.get("namespaceSelector", {}).get("matchLabels") for p in payments
     ]
 
 
@@ -546,6 +749,7 @@ def test_egress_is_limited_to_the_dependencies(production_docs: list) -> None:
 
     auth = policies["scifikpi-auth-egress"]
     assert ports(auth) == {53, 5432, 9092, 6379, 4317, 4318}
+    assert ports(policies["scifikpi-payments-egress"]) == ports(auth)
     postgres = next(
         r for r in auth["spec"]["egress"] if {"port": 5432, "protocol": "TCP"} in r.get("ports", [])
     )
@@ -568,6 +772,56 @@ def test_egress_is_limited_to_the_dependencies(production_docs: list) -> None:
             ]
         }
     ]
+
+
+CLUSTER_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+
+
+def test_only_payments_api_and_scheduler_reach_the_providers(production_docs: list) -> None:
+    """HTTPS to outside the cluster (provider addresses are not fixed), never to the cluster's
+    own ranges or the cloud metadata endpoint; only the pods that call providers get it."""
+    import ipaddress
+
+    policies = by_kind(production_docs, "NetworkPolicy")
+    external = {n: p for n, p in policies.items() if n.endswith("-external")}
+    assert set(external) == {"scifikpi-payments-external"}
+    policy = external["scifikpi-payments-external"]
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    (rule,) = policy["spec"]["egress"]
+    assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+    blocks = [peer["ipBlock"] for peer in rule["to"]]
+    assert len(blocks) == len(rule["to"]), "only ipBlock peers"
+    v4 = next(b for b in blocks if b["cidr"] == "0.0.0.0/0")
+    assert set(CLUSTER_RANGES) <= set(v4["except"])
+    for block in blocks:
+        net = ipaddress.ip_network(block["cidr"])
+        for excluded in block.get("except", []):
+            assert ipaddress.ip_network(excluded).subnet_of(net), (excluded, block["cidr"])
+
+    def reaches_providers(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(
+            ip in ipaddress.ip_network(b["cidr"])
+            and not any(ip in ipaddress.ip_network(e) for e in b.get("except", []))
+            for b in blocks
+        )
+
+    # api.stripe.com / api.yookassa.ru resolve to public addresses; pods, Services, nodes and the
+    # metadata endpoint do not pass.
+    assert reaches_providers("54.187.174.169") and reaches_providers("185.71.76.10")
+    assert reaches_providers("2a02:5180::1")
+    for private in ("10.244.1.5", "172.20.0.10", "192.168.1.1", "169.254.169.254", "fd00::1"):
+        assert not reaches_providers(private), private
+
+    selected = {
+        name
+        for name, template in pod_templates(production_docs).items()
+        if selects(policy["spec"]["podSelector"], template["metadata"]["labels"])
+    }
+    assert selected == {
+        "Deployment/scifikpi-payments-api",
+        "Deployment/scifikpi-payments-scheduler",
+    }
 
 
 def test_ingress_routes_to_the_gateway_service(production_docs: list) -> None:
@@ -595,12 +849,14 @@ def test_cloudnativepg_cluster_with_replicas_and_scheduled_backups(default_docs:
     assert spec["affinity"]["enablePodAntiAffinity"] is True
     assert spec["bootstrap"]["initdb"]["database"] == "scifikpi"
     roles = {r["name"]: r for r in spec["managed"]["roles"]}
-    assert (
-        roles["auth"]["login"] is True
-        and roles["auth"]["passwordSecret"]["name"] == "scifikpi-auth-db"
-    )
+    assert set(roles) == set(DB_SERVICES)
     sql = spec["bootstrap"]["initdb"]["postInitApplicationSQL"]
-    assert 'GRANT CONNECT, CREATE ON DATABASE "scifikpi" TO "auth"' in sql
+    for role in DB_SERVICES:
+        assert roles[role]["login"] is True and roles[role]["ensure"] == "present"
+        assert roles[role]["passwordSecret"]["name"] == f"scifikpi-{role}-db"
+        assert f'CREATE ROLE "{role}" NOLOGIN' in sql
+        assert f'GRANT CONNECT, CREATE ON DATABASE "scifikpi" TO "{role}"' in sql
+        assert f'ALTER ROLE "{role}" SET search_path = "{role}"' in sql
     (plugin,) = spec["plugins"]
     assert plugin["name"] == "barman-cloud.cloudnative-pg.io" and plugin["isWALArchiver"] is True
     (store,) = by_kind(default_docs, "ObjectStore").values()
@@ -614,7 +870,8 @@ def test_cloudnativepg_cluster_with_replicas_and_scheduled_backups(default_docs:
     assert len(backup["spec"]["schedule"].split()) == 6, "CloudNativePG cron has a seconds field"
     (database,) = by_kind(default_docs, "Database").values()
     assert database["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
-    assert {"name": "auth", "owner": "auth", "ensure": "present"} in database["spec"]["schemas"]
+    for role in DB_SERVICES:
+        assert {"name": role, "owner": role, "ensure": "present"} in database["spec"]["schemas"]
     # The pods reach the cluster's read-write Service.
     assert "@" + cluster["metadata"]["name"] + "-rw:" in str(
         by_kind(default_docs, "Deployment")["scifikpi-auth-api"]
@@ -643,9 +900,14 @@ def test_strimzi_topics_cover_every_event_topic(production_docs: list, default_d
 
 def test_pod_monitors_cover_api_and_worker_ports(production_docs: list) -> None:
     monitors = by_kind(production_docs, "PodMonitor")
-    assert set(monitors) == {"scifikpi-auth", "scifikpi-gateway", "scifikpi-pg"}
+    assert set(monitors) == {
+        "scifikpi-auth",
+        "scifikpi-gateway",
+        "scifikpi-payments",
+        "scifikpi-pg",
+    }
     templates = pod_templates(production_docs)
-    for name in ("scifikpi-auth", "scifikpi-gateway"):
+    for name in ("scifikpi-auth", "scifikpi-gateway", "scifikpi-payments"):
         monitor = monitors[name]
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         ports = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}

@@ -1,7 +1,7 @@
 """deploy/observability: alert rules, Loki rules and config, Alloy, scrape configs, dashboard.
 
 Every PromQL expression (alerts and dashboard) may only select metrics the services really export
-(read from scifikpi_common.metrics) or that Prometheus writes itself (`up`). Loki selectors may
+(read from scifikpi_common.metrics and payments.metrics) or that Prometheus writes itself (`up`). Loki selectors may
 only use labels the Alloy pipeline sets. When `promtool` is on PATH (Debian: the `prometheus`
 package) the rules are also checked and unit-tested by Prometheus itself.
 """
@@ -19,6 +19,7 @@ import pytest
 from _deploy_helpers import (
     OBSERVABILITY,
     PROMETHEUS_SYNTHETIC,
+    REPO,
     exported_metric_names,
     load_yaml,
     promql_metric_names,
@@ -139,7 +140,8 @@ def test_dead_lettered_is_an_outcome_the_consumers_report() -> None:
     outcomes = set(typing.get_args(Outcome))
     used = set()
     for rule in rules(ALERT_RULES):
-        used |= set(re.findall(r'outcome="([^"]+)"', rule["expr"]))
+        if "events_consumed_total" in promql_metric_names(rule["expr"]):
+            used |= set(re.findall(r'outcome="([^"]+)"', rule["expr"]))
     assert used and used <= outcomes, used - outcomes
 
 
@@ -178,6 +180,86 @@ def test_promql_parses_with_a_real_parser() -> None:
         parser.parse(expr)
 
 
+# --- payments alerts ------------------------------------------------------------------------------
+
+
+def payments_alerts() -> dict[str, dict[str, Any]]:
+    return {
+        r["alert"]: r
+        for r in rules(ALERT_RULES)
+        if "alert" in r and any(n.startswith("payments_") for n in promql_metric_names(r["expr"]))
+    }
+
+
+def test_payments_alerts_cover_the_failure_modes() -> None:
+    """Stuck payments, webhook verification failures, provider outage, delayed webhook processing,
+    refunds and money taken after the end: each on a metric payments.metrics really exports."""
+    from payments import metrics
+
+    alerts = payments_alerts()
+
+    def on(metric: str, needle: str = "") -> list[str]:
+        return [n for n, r in alerts.items() if metric in promql_metric_names(r["expr"])
+                and needle in r["expr"]]  # fmt: skip
+
+    assert on(metrics.STUCK_PAYMENTS._name), "stuck payments"
+    assert on(f"{metrics.WEBHOOKS._name}_total", "invalid_signature"), "Stripe signatures"
+    assert on(f"{metrics.WEBHOOKS._name}_total", "forbidden_source"), "YooKassa sources"
+    assert on(f"{metrics.PROVIDER_REQUESTS._name}_total", 'outcome="unavailable"'), "outage"
+    assert on(metrics.PROVIDER_EVENTS_OLDEST_AGE._name), "stored webhooks not applied"
+    assert on(f"{metrics.REFUNDS._name}_total", "failed"), "refused refunds"
+    assert on(f"{metrics.REFUNDS._name}_total", "pending"), "refunds pending"
+    assert on(f"{metrics.LATE_SUCCESS._name}_total"), "money taken after the end"
+    for name, rule in alerts.items():
+        assert rule["labels"]["service"] == "payments", name
+        assert rule["annotations"]["runbook"].startswith("docs/runbooks/payments.md#"), name
+
+
+def test_payments_alerts_only_match_label_values_the_service_emits() -> None:
+    """`outcome="..."`/`result="..."` matchers name values the code writes (a typo never fires)."""
+    source = "\n".join(
+        p.read_text() for p in (REPO / "services" / "payments" / "src").rglob("*.py")
+    )
+    for name, rule in payments_alerts().items():
+        for label, values in re.findall(r'(outcome|result|status)=~?"([^"]+)"', rule["expr"]):
+            for value in values.split("|"):
+                assert re.search(rf'["\']{re.escape(value)}["\']', source), (name, label, value)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_alert_links_an_existing_runbook_section() -> None:
+    for rule in rules(ALERT_RULES) + rules(LOKI_RULES):
+        runbook = rule.get("annotations", {}).get("runbook")
+        if runbook is None:
+            continue
+        path, _, anchor = runbook.partition("#")
+        doc = REPO / path
+        assert doc.is_file(), f"{rule['alert']}: {path} is missing"
+        text = doc.read_text()
+        assert rule["alert"] in text.splitlines()[0], f"{path} does not name {rule['alert']}"
+        if anchor:
+            anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+            assert anchor in anchors, f"{rule['alert']}: no section #{anchor} in {path}"
+    assert payments_alerts(), "no payments alerts"
+
+
+def test_every_payments_alert_has_a_firing_and_a_quiet_promtool_case() -> None:
+    tests = load_yaml(ALERT_TESTS)["tests"]
+    fired, quiet = set(), set()
+    for case in tests:
+        for check in case.get("alert_rule_test", []):
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+    missing_fire = set(payments_alerts()) - fired
+    missing_quiet = set(payments_alerts()) - quiet
+    assert not missing_fire, f"no promtool case where these fire: {missing_fire}"
+    assert not missing_quiet, f"no promtool case where these stay quiet: {missing_quiet}"
+
+
 # --- scrape configs -----------------------------------------------------------------------------
 
 
@@ -190,7 +272,16 @@ def test_compose_scrape_targets_are_the_compose_processes(compose: dict[str, Any
         for group in job["static_configs"]
         for target in group["targets"]
     }
-    assert set(targets.values()) == {"auth-api", "auth-worker", "auth-relay", "gateway"}
+    assert set(targets.values()) == {
+        "auth-api",
+        "auth-worker",
+        "auth-relay",
+        "gateway",
+        "payments-api",
+        "payments-worker",
+        "payments-relay",
+        "payments-scheduler",
+    }
     for target, process in targets.items():
         host, port = target.split(":")
         assert host == process and host in compose["services"]
@@ -344,6 +435,17 @@ def test_dashboard_shows_red_outbox_and_consumer_metrics(known_metrics: set[str]
         "events_consumed_total",
         "consumer_lag_messages",
         "dlq_messages_total",
+    } <= used
+    # Payment outcomes, webhooks, provider calls, stuck payments and refunds have panels.
+    assert {
+        "payments_outcomes_total",
+        "payments_webhooks_total",
+        "payments_provider_requests_total",
+        "payments_provider_request_duration_seconds_bucket",
+        "payments_unfinished_past_max_age",
+        "payments_provider_events_oldest_unprocessed_age_seconds",
+        "payments_refunds_total",
+        "payments_reconciliations_total",
     } <= used
     labels = alloy_labels()
     loki = dashboard_exprs("loki")

@@ -4,7 +4,10 @@ The session fixture `e2e` uses an already-running stack when `E2E_GATEWAY_URL` i
 from `E2E_KAFKA_BOOTSTRAP_SERVERS` or `KAFKA_BOOTSTRAP_SERVERS`, for the event tests); otherwise
 it starts the whole local stack (`scifikpi_tools.stack.LocalStack`) on free ports for the run:
 Postgres from `DATABASE_URL` / 127.0.0.1:5432 / embedded, the broker from
-`KAFKA_BOOTSTRAP_SERVERS` or Tansu, migrations, then every service process.
+`KAFKA_BOOTSTRAP_SERVERS` or Tansu, the provider stand-ins (localstripe, the YooKassa fake),
+migrations, then every service process. The payments scheduler of that stack reconciles after a
+few seconds (`E2E_STACK_ENV`), so the lost-webhook test does not wait a minute. With an external
+stack the stand-ins are at `E2E_LOCALSTRIPE_URL` / `E2E_YOOKASSA_URL` (default: 8420 / 8421).
 """
 
 from __future__ import annotations
@@ -31,11 +34,21 @@ _spec.loader.exec_module(e2e_support)
 API = e2e_support.API
 
 
+#: settings of the stack the e2e session starts (payments reconciles soon after a payment)
+E2E_STACK_ENV = {
+    "PAYMENTS_RECONCILE_MIN_AGE_S": "4",
+    "PAYMENTS_RECONCILE_INTERVAL_S": "1",
+    "PAYMENTS_RECONCILE_BACKOFF_MAX_S": "2",
+}
+
+
 @dataclass(frozen=True)
 class E2E:
     gateway_url: str
     kafka_bootstrap_servers: str | None
     log_path: str | None = None
+    localstripe_url: str | None = None
+    yookassa_url: str | None = None
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +58,23 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
         kafka = os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
             "KAFKA_BOOTSTRAP_SERVERS"
         )
-        yield E2E(external.rstrip("/"), kafka)
+        yield E2E(
+            external.rstrip("/"),
+            kafka,
+            localstripe_url=os.environ.get("E2E_LOCALSTRIPE_URL", "http://127.0.0.1:8420"),
+            yookassa_url=os.environ.get("E2E_YOOKASSA_URL", "http://127.0.0.1:8421"),
+        )
         return
     from scifikpi_tools.stack import LocalStack
 
-    stack = LocalStack.for_tests(tmp_path_factory.mktemp("e2e-stack"))
+    stack = LocalStack.for_tests(tmp_path_factory.mktemp("e2e-stack"), extra_env=E2E_STACK_ENV)
     async with stack:
         yield E2E(
-            stack.gateway_url, stack.kafka_bootstrap_servers, str(stack.data_dir / "stack.log")
+            stack.gateway_url,
+            stack.kafka_bootstrap_servers,
+            str(stack.data_dir / "stack.log"),
+            localstripe_url=stack.localstripe_url,
+            yookassa_url=stack.yookassa_url,
         )
 
 

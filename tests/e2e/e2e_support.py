@@ -40,3 +40,24 @@ async def read_until(consumer: Any, match: Any, timeout_s: float = 30.0) -> Any:
                     return record
         await asyncio.sleep(0)
     raise AssertionError(f"no matching record within {timeout_s}s ({seen} records read)")
+
+
+async def eventually(
+    probe: Any, *, timeout_s: float = 30.0, interval: float = 0.3, what: str = "condition"
+) -> Any:
+    """Await `probe()` until it returns something truthy; fail with its last value at the deadline."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout_s}s (last: {last!r})")
+
+
+def idempotency_key() -> str:
+    return str(uuid.uuid4())

@@ -5,16 +5,40 @@ from __future__ import annotations
 import socket
 
 import pytest
-from scifikpi_tools.services import SERVICES, Service
+from scifikpi_tools.services import SERVICES, STANDINS, Service, port_offsets
 from scifikpi_tools.stack import LocalStack, StackError
+from scifikpi_tools.standins import (
+    DEV_STRIPE_SECRET_KEY,
+    DEV_STRIPE_WEBHOOK_SECRET,
+    DEV_YOOKASSA_SECRET_KEY,
+    DEV_YOOKASSA_SHOP_ID,
+)
 from scifikpi_tools.testing import shifted_ports_base
 
 
-def test_the_table_holds_auth_and_the_gateway() -> None:
+def test_the_table_holds_auth_payments_and_the_gateway() -> None:
     names = [p.name for s in SERVICES for p in s.process_list()]
-    assert names == ["auth-api", "auth-worker", "auth-relay", "gateway-api"]
+    assert names == [
+        "auth-api",
+        "auth-worker",
+        "auth-relay",
+        "payments-api",
+        "payments-worker",
+        "payments-relay",
+        "payments-scheduler",
+        "gateway-api",
+    ]
     ports = {p.name: p.metrics_port for s in SERVICES for p in s.process_list()}
-    assert ports == {"auth-api": None, "auth-worker": 9101, "auth-relay": 9111, "gateway-api": None}
+    assert ports == {
+        "auth-api": None,
+        "auth-worker": 9101,
+        "auth-relay": 9111,
+        "payments-api": None,
+        "payments-worker": 9102,
+        "payments-relay": 9112,
+        "payments-scheduler": 9122,
+        "gateway-api": None,
+    }
     gateway = next(s for s in SERVICES if s.is_gateway)
     assert (gateway.http_port, gateway.has_db) == (8000, False)
 
@@ -43,8 +67,16 @@ def test_ports_shift_together(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None
         "auth-api": base + 1,
         "auth-worker": base + 1101,
         "auth-relay": base + 1111,
+        "payments-api": base + 2,
+        "payments-worker": base + 1102,
+        "payments-relay": base + 1112,
+        "payments-scheduler": base + 1122,
         "gateway-api": base,
+        "localstripe": base + 420,
+        "yookassa": base + 421,
     }
+    assert stack.localstripe_url == f"http://127.0.0.1:{base + 420}"
+    assert stack.yookassa_url == f"http://127.0.0.1:{base + 421}"
     assert stack.gateway_url == f"http://127.0.0.1:{base}"
     assert stack.docs_url == f"http://127.0.0.1:{base}/docs"
 
@@ -73,6 +105,19 @@ def test_each_process_gets_its_environment(tmp_path, monkeypatch: pytest.MonkeyP
     assert gateway["GATEWAY_UPSTREAM_URLS__AUTH"] == auth_url
     assert gateway["GATEWAY_AUTH_URL"] == auth_url
 
+    payments = stack.env_for(procs["payments-api"])
+    assert payments["PAYMENTS_STRIPE_API_BASE"] == stack.localstripe_url
+    assert payments["PAYMENTS_STRIPE_API_KEY"] == DEV_STRIPE_SECRET_KEY
+    assert payments["PAYMENTS_STRIPE_WEBHOOK_SECRET"] == DEV_STRIPE_WEBHOOK_SECRET
+    assert payments["PAYMENTS_YOOKASSA_API_BASE"] == f"{stack.yookassa_url}/v3"
+    assert payments["PAYMENTS_YOOKASSA_SHOP_ID"] == DEV_YOOKASSA_SHOP_ID
+    assert payments["PAYMENTS_YOOKASSA_SECRET_KEY"] == DEV_YOOKASSA_SECRET_KEY
+    scheduler = stack.env_for(procs["payments-scheduler"])
+    assert scheduler["PAYMENTS_METRICS_PORT"] == str(stack.ports["payments-scheduler"])
+    assert scheduler["PAYMENTS_YOOKASSA_API_BASE"] == payments["PAYMENTS_YOOKASSA_API_BASE"]
+    assert "PAYMENTS_STRIPE_API_BASE" not in api  # only payments talks to providers
+    assert gateway["GATEWAY_UPSTREAM_URLS__PAYMENTS"] == stack.url("payments")
+
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     assert stack.env_for(procs["gateway-api"])["REDIS_URL"] == "redis://127.0.0.1:6379/0"
 
@@ -85,3 +130,35 @@ def test_busy_ports_are_refused_with_advice(tmp_path) -> None:
         stack = LocalStack(data_dir=tmp_path, port_base=base)
         with pytest.raises(StackError, match="--ports-from"):
             stack._plan_ports()
+
+
+def test_standins_start_with_the_webhooks_of_the_gateway(tmp_path, monkeypatch) -> None:
+    base = shifted_ports_base()
+    stack = make_stack(tmp_path, monkeypatch, port_base=base)
+    assert [s.name for s in STANDINS] == ["localstripe", "yookassa"]
+    stripe_argv = stack.standin_argv(STANDINS[0])
+    assert stripe_argv[1:3] == ["-m", "scifikpi_tools.standins.localstripe"]
+    assert stripe_argv[stripe_argv.index("--host") + 1] == "127.0.0.1"
+    assert stripe_argv[stripe_argv.index("--port") + 1] == str(base + 420)
+    assert stripe_argv[stripe_argv.index("--webhook-url") + 1] == (
+        f"http://127.0.0.1:{base}/api/v1/payments/webhooks/stripe"
+    )
+    assert stripe_argv[stripe_argv.index("--webhook-secret") + 1] == DEV_STRIPE_WEBHOOK_SECRET
+    yk_argv = stack.standin_argv(STANDINS[1])
+    assert yk_argv[yk_argv.index("--port") + 1] == str(base + 421)
+    assert yk_argv[yk_argv.index("--webhook-url") + 1] == (
+        f"http://127.0.0.1:{base}/api/v1/payments/webhooks/yoomoney"
+    )
+    assert yk_argv[yk_argv.index("--shop-id") + 1] == DEV_YOOKASSA_SHOP_ID
+    assert yk_argv[yk_argv.index("--secret-key") + 1] == DEV_YOOKASSA_SECRET_KEY
+
+
+def test_port_offsets_cover_every_fixed_port() -> None:
+    offsets = port_offsets()
+    assert {0, 1, 2, 420, 421, 1092, 1101, 1111, 1102, 1112, 1122} == set(offsets)
+
+
+def test_test_stacks_raise_the_gateway_rate_limits(tmp_path) -> None:
+    stack = LocalStack.for_tests(tmp_path, extra_env={"GATEWAY_RATE_LIMIT_REQUESTS": "7"})
+    assert int(stack.extra_env["GATEWAY_RATE_LIMIT_AUTH_REQUESTS"]) >= 10000
+    assert stack.extra_env["GATEWAY_RATE_LIMIT_REQUESTS"] == "7"  # the caller's value wins

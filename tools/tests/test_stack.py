@@ -11,9 +11,12 @@ import signal
 from collections.abc import AsyncIterator
 
 import httpx
+import psutil
 import pytest
+from scifikpi_common.localinfra import port_accepts
 from scifikpi_tools.services import SERVICES
 from scifikpi_tools.stack import LocalStack
+from scifikpi_tools.standins import DEV_STRIPE_SECRET_KEY, DEV_YOOKASSA_SHOP_ID
 from scifikpi_tools.testing import alive, descendants, wait_gone, wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -45,6 +48,7 @@ async def test_every_api_answers_ready(stack: LocalStack) -> None:
 async def test_every_process_runs_separately(stack: LocalStack) -> None:
     expected = {p.name for p in stack.processes}
     assert {"auth-api", "auth-worker", "auth-relay", "gateway-api"} <= expected
+    assert {"payments-api", "payments-worker", "payments-relay", "payments-scheduler"} <= expected
     pids = {name: stack.pid(name) for name in expected}
     assert all(pid is not None and alive(pid) for pid in pids.values()), pids
     assert len(set(pids.values())) == len(pids)
@@ -83,6 +87,46 @@ async def test_a_killed_api_comes_back_ready(stack: LocalStack) -> None:
     await wait_until(lambda: stack.pid("auth-api") not in (None, before), timeout_s=30)
     await stack.wait_ready(timeout_s=60)
     assert "auth-api (pid" in log_text(stack)
+
+
+async def test_the_provider_standins_run_on_loopback_pointed_at_the_gateway(
+    stack: LocalStack,
+) -> None:
+    assert stack.localstripe_url and stack.yookassa_url
+    for name in ("localstripe", "yookassa"):
+        pid = stack.pid(name)
+        assert pid is not None and alive(pid)
+        ips = {
+            c.laddr.ip
+            for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        }
+        assert ips == {"127.0.0.1"}, (name, ips)
+    async with httpx.AsyncClient(timeout=5) as client:
+        config = (await client.get(stack.yookassa_url + "/_control/config")).json()
+        assert config["webhook_url"] == stack.gateway_url + "/api/v1/payments/webhooks/yoomoney"
+        assert config["shop_id"] == DEV_YOOKASSA_SHOP_ID
+        intents = await client.get(
+            stack.localstripe_url + "/v1/payment_intents",
+            headers={"Authorization": f"Bearer {DEV_STRIPE_SECRET_KEY}"},
+        )
+        assert intents.status_code == 200 and intents.json()["data"] == []
+    # payments is told where they are
+    procs = {p.name: p for p in stack.processes}
+    env = stack.env_for(procs["payments-api"])
+    assert env["PAYMENTS_STRIPE_API_BASE"] == stack.localstripe_url
+    assert env["PAYMENTS_YOOKASSA_API_BASE"] == stack.yookassa_url + "/v3"
+    assert "localstripe: webhook 'scifikpi' -> " + stack.gateway_url in log_text(stack)
+
+
+async def test_a_killed_standin_is_restarted_with_its_webhook(stack: LocalStack) -> None:
+    before = stack.pid("localstripe")
+    assert before is not None
+    os.kill(before, signal.SIGKILL)
+    await wait_until(lambda: stack.pid("localstripe") not in (None, before), timeout_s=30)
+    port = stack.ports["localstripe"]
+    await wait_until(lambda: port_accepts("127.0.0.1", port), timeout_s=30)
+    assert log_text(stack).count("localstripe: webhook 'scifikpi'") >= 2
 
 
 async def test_stopping_leaves_no_process_behind(stack: LocalStack) -> None:

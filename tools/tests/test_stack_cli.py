@@ -67,12 +67,16 @@ def test_the_command_line_starts_everything_and_stops_on_sigint(tmp_path: Path) 
         assert f"swagger   {gateway}/docs" in text
         assert "/api/v1/auth/register" in text  # the API list, from the merged OpenAPI
         assert f"broker    127.0.0.1:{base + 1092}" in text
+        assert f"stripe    localstripe http://127.0.0.1:{base + 420} " in text
+        assert f"webhook -> {gateway}/api/v1/payments/webhooks/stripe" in text
+        assert f"yoomoney  YooKassa fake http://127.0.0.1:{base + 421}/v3" in text
+        assert f"standins.pay --ports-from {base} stripe|yoomoney" in text
         assert "embedded" in text and str(tmp_path / "local" / "pgdata") in text
         with httpx.Client(timeout=5) as client:
             assert client.get(gateway + "/readyz").status_code == 200
             assert client.get(f"http://127.0.0.1:{base + 1}/readyz").status_code == 200
         tree = descendants({proc.pid}) - {proc.pid}
-        assert len(tree) >= 5  # 4 service processes and the broker
+        assert len(tree) >= 11  # 8 service processes, 2 stand-ins and the broker
         pg_pid = int((tmp_path / "local" / "pgdata" / "postmaster.pid").read_text().split()[0])
 
         proc.send_signal(signal.SIGINT)

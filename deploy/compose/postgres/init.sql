@@ -20,4 +20,14 @@ CREATE SCHEMA auth AUTHORIZATION auth;
 ALTER ROLE auth SET search_path = auth;
 DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO auth', current_database()); END $$;
 
--- Next service (payments, mining, ledger, nft): copy the four lines above with its name.
+-- payments --------------------------------------------------------------------------------------
+CREATE ROLE payments LOGIN PASSWORD 'payments';
+CREATE SCHEMA payments AUTHORIZATION payments;
+ALTER ROLE payments SET search_path = payments;
+DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO payments', current_database()); END $$;
+
+-- Next service (mining, ledger, nft): copy the four lines above with its name.
+--
+-- A data directory initialised before a service was added never re-runs this file: add the
+-- service's four lines by hand (`docker compose exec postgres psql -U postgres -d scifikpi`), or
+-- start over with `docker compose down -v`.

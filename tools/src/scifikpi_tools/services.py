@@ -7,6 +7,9 @@ owns a database schema (then `alembic -c services/<name>/alembic.ini upgrade hea
 
 Worker processes serve Prometheus metrics on their own port: `9100 + n` for the worker and
 `9110 + n` for the relay, where `n = http_port - 8000` (auth: 8001 -> 9101, 9111).
+
+The payment-provider stand-ins (`STANDINS`: localstripe on 8420, the YooKassa fake on 8421) start
+before the services; their ports shift with the others.
 """
 
 from __future__ import annotations
@@ -73,9 +76,37 @@ class Service:
 #: Everything `make run` starts, in start order. The gateway last: it fronts the others.
 SERVICES: tuple[Service, ...] = (
     Service("auth", 8001),
-    # Service("payments", 8002),
+    Service("payments", 8002, processes=("api", "worker", "relay", "scheduler")),
     # Service("mining", 8003, processes=("api", "worker", "relay", "scheduler")),
     # Service("ledger", 8004),
     # Service("nft", 8005),
     Service("gateway", GATEWAY_PORT, processes=("api",), has_db=False, is_gateway=True),
 )
+
+
+@dataclass(frozen=True)
+class Standin:
+    """A provider stand-in process (`python -m <module> --host 127.0.0.1 --port <port> ...`)."""
+
+    name: str  # also its process name in the stack's output
+    port: int
+    module: str
+    provider: str  # the payments provider it stands in for
+
+
+#: Started before the services by `make run` (scifikpi_tools.standins; docs/payments-local.md).
+STANDINS: tuple[Standin, ...] = (
+    Standin("localstripe", 8420, "scifikpi_tools.standins.localstripe", "stripe"),
+    Standin("yookassa", 8421, "scifikpi_tools.standins.yookassa", "yoomoney"),
+)
+
+
+def port_offsets(
+    services: tuple[Service, ...] = SERVICES, standins: tuple[Standin, ...] = STANDINS
+) -> tuple[int, ...]:
+    """Every fixed port of the stack minus the gateway port (what `--ports-from` shifts)."""
+    ports = {BROKER_PORT, *(s.port for s in standins)}
+    for svc in services:
+        for proc in svc.process_list():
+            ports.add(svc.http_port if proc.is_api else proc.metrics_port or svc.http_port)
+    return tuple(sorted(p - GATEWAY_PORT for p in ports))

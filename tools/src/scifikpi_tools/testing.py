@@ -65,12 +65,16 @@ def wait_gone_sync(pids: set[int], timeout_s: float = 10.0) -> set[int]:
         time.sleep(0.05)
 
 
-def shifted_ports_base(offsets: tuple[int, ...] = (0, 1, 1092, 1101, 1111)) -> int:
-    """A port N for `--ports-from N` such that N + each offset is free (default: gateway, auth,
-    broker and the auth worker/relay metrics ports)."""
+def shifted_ports_base(offsets: tuple[int, ...] | None = None) -> int:
+    """A port N for `--ports-from N` such that N + each offset is free (default: every port of
+    the stack: services, their metrics ports, the broker and the provider stand-ins)."""
     import random
 
     from scifikpi_common.localinfra import port_is_free
+
+    from scifikpi_tools.services import port_offsets
+
+    offsets = port_offsets() if offsets is None else offsets
 
     for _ in range(200):
         base = random.randrange(20000, 40000, 10)  # noqa: S311 - not security related

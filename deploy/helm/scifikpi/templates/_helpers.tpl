@@ -103,11 +103,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- default (printf "%s-db" (include "scifikpi.serviceName" .)) .svc.database.credentialsSecret -}}
 {{- end -}}
 
-{{/* The Secret a service reads through envFrom ("" = none). */}}
+{{/* The Secret a service reads through envFrom and `secrets.keys` ("" = none). */}}
 {{- define "scifikpi.appSecretName" -}}
 {{- if .svc.secrets.existingSecret -}}
 {{- .svc.secrets.existingSecret -}}
-{{- else if or .svc.secrets.create .svc.secrets.required -}}
+{{- else if or .svc.secrets.create .svc.secrets.required .svc.secrets.keys -}}
 {{- printf "%s-secrets" (include "scifikpi.serviceName" .) -}}
 {{- end -}}
 {{- end -}}

@@ -15,7 +15,7 @@ this template with different values; templates/services.yaml calls it for every 
 {{- include "scifikpi.hpa" $c }}
 {{- include "scifikpi.pdb" $c }}
 {{- end }}
-{{- range $component := list "worker" "relay" }}
+{{- range $component := list "worker" "relay" "scheduler" }}
 {{- $block := index $svc $component }}
 {{- if $block.enabled }}
 {{- $c := merge (dict "component" $component "block" $block) $ctx }}
@@ -52,6 +52,11 @@ before the migrations hook Job on the very first install; production uses existi
 {{- define "scifikpi.secrets" }}
 {{- $hook := dict "helm.sh/hook" "pre-install,pre-upgrade" "helm.sh/hook-weight" "-10" "helm.sh/hook-delete-policy" "before-hook-creation" }}
 {{- if and .svc.secrets.create (not .svc.secrets.existingSecret) }}
+{{- range .svc.secrets.keys }}
+{{- if not (hasKey $.svc.secrets.data .) }}
+{{- fail (printf "services.%s.secrets.data needs %s (listed in secrets.keys)" $.name .) }}
+{{- end }}
+{{- end }}
 ---
 apiVersion: v1
 kind: Secret
@@ -86,7 +91,10 @@ stringData:
 {{- end }}
 
 {{/* ---------------------------------------------------------------------------------------- */}}
-{{/* Environment that is not in the ConfigMap: database URL from its Secret, worker ports. */}}
+{{/*
+Environment that is not in the ConfigMap: database URL from its Secret, the Secret keys the
+service cannot run without (a missing one keeps the pod from starting), worker ports.
+*/}}
 {{- define "scifikpi.extraEnv" -}}
 {{- if .svc.database.enabled }}
 - name: DB_USERNAME
@@ -103,7 +111,15 @@ stringData:
 - name: DATABASE_URL
   value: {{ printf "postgresql+asyncpg://$(DB_USERNAME):$(DB_PASSWORD)@%s:%v/%s" (include "scifikpi.pgHost" .root) .root.Values.postgres.port .root.Values.postgres.database | quote }}
 {{- end }}
-{{- if has .component (list "worker" "relay") }}
+{{- $appSecret := include "scifikpi.appSecretName" . }}
+{{- range .svc.secrets.keys }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $appSecret }}
+      key: {{ . }}
+{{- end }}
+{{- if has .component (list "worker" "relay" "scheduler") }}
 - name: {{ include "scifikpi.envPrefix" . }}_METRICS_PORT
   value: {{ .block.metricsPort | quote }}
 {{- end }}
@@ -227,8 +243,9 @@ containers:
           command: ["python", "-c", "import time; time.sleep({{ .block.preStopSleepSeconds }})"]
     {{- end }}
     {{- else if ne .component "migrate" }}
-    # Workers serve only /metrics on this port; it accepting connections means the process and
-    # its event loop are alive. Their health beyond that shows in consumer lag / outbox age alerts.
+    # Workers, relays and schedulers serve only /metrics on this port; it accepting connections
+    # means the process and its event loop are alive. Their health beyond that shows in consumer
+    # lag / outbox age / provider event age alerts.
     startupProbe:
       tcpSocket:
         port: metrics
@@ -402,8 +419,10 @@ spec:
 {{/* ---------------------------------------------------------------------------------------- */}}
 {{/*
 Ingress side: a service's API accepts the gateway, Prometheus and (gateway) the ingress controller
-(auth also every pod of the release: the JWKS). Workers accept only Prometheus.
-Egress side: DNS, Postgres, Kafka, Redis, OTLP and the release's APIs, nothing else.
+(auth also every pod of the release: the JWKS). Workers, relays and schedulers accept only
+Prometheus.
+Egress side: DNS, Postgres, Kafka, Redis, OTLP and the release's APIs, nothing else; with
+`externalEgress`, the listed components also reach outside the cluster on the listed ports.
 */}}
 {{- define "scifikpi.networkPolicies" }}
 {{- $root := .root }}
@@ -450,7 +469,7 @@ spec:
         - port: http
           protocol: TCP
 {{- end }}
-{{- if or .svc.worker.enabled .svc.relay.enabled }}
+{{- if or .svc.worker.enabled .svc.relay.enabled .svc.scheduler.enabled }}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -465,7 +484,7 @@ spec:
     matchExpressions:
       - key: app.kubernetes.io/component
         operator: In
-        values: [worker, relay]
+        values: [worker, relay, scheduler]
   policyTypes: [Ingress]
   ingress:
     - from:
@@ -552,6 +571,36 @@ spec:
     {{- with $np.extraEgress }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+{{- $ext := .svc.externalEgress }}
+{{- if $ext.enabled }}
+---
+# Outside the cluster (payment providers: HTTPS, addresses not fixed). Policies add up: these pods
+# keep the egress above, plus this.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "scifikpi.componentName" (merge (dict "component" "external") .) }}
+  labels:
+    {{- include "scifikpi.labels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "scifikpi.selectorLabels" . | nindent 6 }}
+    matchExpressions:
+      - key: app.kubernetes.io/component
+        operator: In
+        values:
+          {{- toYaml (required (printf "services.%s.externalEgress.components is required" .name) $ext.components) | nindent 10 }}
+  policyTypes: [Egress]
+  egress:
+    - to:
+        {{- toYaml (required "networkPolicy.internet is required for externalEgress" (default $np.internet $ext.to)) | nindent 8 }}
+      ports:
+        {{- range $ext.ports }}
+        - port: {{ . }}
+          protocol: TCP
+        {{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 

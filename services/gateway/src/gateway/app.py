@@ -25,7 +25,16 @@ from gateway.openapi import OpenApiAggregator
 from gateway.problems import send_problem
 from gateway.proxy import Proxy
 from gateway.ratelimit import Bucket, RateLimiter, create_rate_limiter
-from gateway.routes import AUTH_GROUP, DEFAULT_GROUP, ROUTES, UPSTREAMS, Route, RouteTable, Upstream
+from gateway.routes import (
+    AUTH_GROUP,
+    DEFAULT_GROUP,
+    ROUTES,
+    UPSTREAMS,
+    WEBHOOK_GROUP,
+    Route,
+    RouteTable,
+    Upstream,
+)
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamPool
 
@@ -137,6 +146,7 @@ class GatewayApp:
         buckets = {
             DEFAULT_GROUP: Bucket(s.rate_limit_requests, s.rate_limit_window_s),
             AUTH_GROUP: Bucket(s.rate_limit_auth_requests, s.rate_limit_auth_window_s),
+            WEBHOOK_GROUP: Bucket(s.rate_limit_webhook_requests, s.rate_limit_webhook_window_s),
         }
         self.meta_app.state.openapi = OpenApiAggregator(
             session,

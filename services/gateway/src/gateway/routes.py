@@ -32,6 +32,7 @@ PUBLIC, USER, ADMIN = Access.public, Access.user, Access.admin
 #: Rate-limit buckets; `auth` is the stricter one for credential endpoints.
 DEFAULT_GROUP = "default"
 AUTH_GROUP = "auth"
+WEBHOOK_GROUP = "webhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,10 @@ class Route:
         return frozenset(self.methods.upper().split())
 
 
-UPSTREAMS: tuple[Upstream, ...] = (Upstream("auth", "http://127.0.0.1:8001"),)
+UPSTREAMS: tuple[Upstream, ...] = (
+    Upstream("auth", "http://127.0.0.1:8001"),
+    Upstream("payments", "http://127.0.0.1:8002"),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route("auth", "POST", "/auth/register", PUBLIC, AUTH_GROUP),
@@ -76,6 +80,13 @@ ROUTES: tuple[Route, ...] = (
     Route("auth", "POST", "/auth/logout", PUBLIC),
     Route("auth", "GET", "/auth/me", USER),
     Route("auth", "GET", "/.well-known/jwks.json", PUBLIC),
+    Route("payments", "POST GET", "/payments", USER),
+    Route("payments", "GET", "/payments/{payment_id}", USER),
+    # Provider callbacks: public, verified by the payments service (signature / IP + re-fetch).
+    Route("payments", "POST", "/payments/webhooks/stripe", PUBLIC, WEBHOOK_GROUP),
+    Route("payments", "POST", "/payments/webhooks/yoomoney", PUBLIC, WEBHOOK_GROUP),
+    Route("payments", "POST", "/balance/topup", USER),
+    Route("payments", "POST", "/admin/payments/{payment_id}/refund", ADMIN),
 )
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")

@@ -43,6 +43,9 @@ class GatewaySettings(ServiceSettings):
         "keep-alive timeout (uvicorn: 5 s) so the gateway never writes into a closing connection",
     )
 
+    # Each service enforces its own limit too; this one must admit the largest (Stripe events).
+    max_body_bytes: int = 256 * 1024
+
     rate_limit_enabled: bool = True
     rate_limit_requests: int = Field(
         default=600, ge=1, description="Requests per window per client IP"
@@ -52,6 +55,13 @@ class GatewaySettings(ServiceSettings):
         default=30, ge=1, description="Stricter bucket for login/register/refresh per client IP"
     )
     rate_limit_auth_window_s: int = Field(default=60, ge=1)
+    rate_limit_webhook_requests: int = Field(
+        default=6000,
+        ge=1,
+        description="Provider webhooks per window per source IP: generous, since a provider "
+        "retries what we refuse and bursts after an outage",
+    )
+    rate_limit_webhook_window_s: int = Field(default=60, ge=1)
     rate_limit_key_prefix: str = "scifikpi:gateway:"
 
     cors_allow_origins: list[str] = Field(default_factory=lambda: ["http://localhost:4200"])

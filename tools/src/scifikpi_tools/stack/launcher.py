@@ -17,11 +17,31 @@ from urllib.parse import unquote
 import httpx
 from scifikpi_common import localinfra
 
-from scifikpi_tools.services import BROKER_PORT, GATEWAY_PORT, SERVICES, Process, Service
-from scifikpi_tools.supervisor import ExitRecord, Output, Supervisor, run_once
+from scifikpi_tools import standins as dev
+from scifikpi_tools.services import (
+    BROKER_PORT,
+    GATEWAY_PORT,
+    SERVICES,
+    STANDINS,
+    Process,
+    Service,
+    Standin,
+)
+from scifikpi_tools.supervisor import ChildSpec, ExitRecord, Output, Supervisor, run_once
 
 HOST = "127.0.0.1"
 DEFAULT_DATABASE = "scifikpi"
+API_PREFIX = "/api/v1"
+#: where the stand-ins deliver webhooks: the public routes, through the gateway
+STRIPE_WEBHOOK_PATH = f"{API_PREFIX}/payments/webhooks/stripe"
+YOOMONEY_WEBHOOK_PATH = f"{API_PREFIX}/payments/webhooks/yoomoney"
+
+#: environment of every stack started by `LocalStack.for_tests` (the caller's extra_env wins):
+#: the tests register and poll far faster than a person, from one address
+TEST_ENV = {
+    "GATEWAY_RATE_LIMIT_AUTH_REQUESTS": "100000",
+    "GATEWAY_RATE_LIMIT_REQUESTS": "1000000",
+}
 
 
 class StackError(RuntimeError):
@@ -91,6 +111,7 @@ class LocalStack:
         fresh_database: bool = False,
         kafka_bootstrap_servers: str | None = None,
         services: Sequence[Service] = SERVICES,
+        standins: Sequence[Standin] = STANDINS,
         log_format: str = "json",
         output: TextIO | Path | None = None,
         extra_env: dict[str, str] | None = None,
@@ -102,6 +123,7 @@ class LocalStack:
         self.data_dir = (data_dir or self.root / ".local").resolve()
         self.port_base = port_base
         self.services = tuple(services)
+        self.standins = tuple(standins)
         self.log_format = log_format
         self.extra_env = dict(extra_env or {})
         self.ready_timeout = ready_timeout
@@ -140,6 +162,7 @@ class LocalStack:
             server = "postgresql://postgres@127.0.0.1:5432/postgres"
         kwargs.setdefault("output", data_dir / "stack.log")
         kwargs.setdefault("backoff_initial", 0.2)
+        kwargs["extra_env"] = {**TEST_ENV, **(kwargs.get("extra_env") or {})}
         return cls(
             data_dir=data_dir,
             port_base=None,
@@ -164,6 +187,26 @@ class LocalStack:
     @property
     def docs_url(self) -> str:
         return self.gateway_url + "/docs"
+
+    def standin_url(self, name: str) -> str:
+        """Base URL of a provider stand-in: `localstripe`, `yookassa`."""
+        return f"http://{HOST}:{self.ports[name]}"
+
+    @property
+    def localstripe_url(self) -> str | None:
+        return self.standin_url("localstripe") if "localstripe" in self.ports else None
+
+    @property
+    def yookassa_url(self) -> str | None:
+        return self.standin_url("yookassa") if "yookassa" in self.ports else None
+
+    @property
+    def stripe_webhook_url(self) -> str:
+        return self.gateway_url + STRIPE_WEBHOOK_PATH
+
+    @property
+    def yoomoney_webhook_url(self) -> str:
+        return self.gateway_url + YOOMONEY_WEBHOOK_PATH
 
     @property
     def api_urls(self) -> dict[str, str]:
@@ -196,6 +239,10 @@ class LocalStack:
             else:
                 continue
             self.ports[proc.name] = localinfra.free_port(HOST) if self.port_base is None else port
+        for standin in self.standins:
+            self.ports[standin.name] = (
+                localinfra.free_port(HOST) if self.port_base is None else standin.port + offset
+            )
         if self.port_base is not None:
             busy = [
                 f"{name} {port}"
@@ -235,8 +282,54 @@ class LocalStack:
             env[f"{svc.env_prefix}HTTP_PORT"] = str(self.ports[f"{svc.name}-api"])
         if proc.name in self.ports and not proc.is_api:
             env[f"{svc.env_prefix}METRICS_PORT"] = str(self.ports[proc.name])
+        if svc.name == "payments":
+            env.update(self.provider_env())
         env.update(self.extra_env)
         return env
+
+    def provider_env(self) -> dict[str, str]:
+        """The payments service's provider settings pointing at the stand-ins (with their dev
+        credentials; payments.settings.PaymentsSettings reads them)."""
+        env: dict[str, str] = {}
+        if self.localstripe_url:
+            env["PAYMENTS_STRIPE_API_BASE"] = self.localstripe_url
+            env["PAYMENTS_STRIPE_API_KEY"] = dev.DEV_STRIPE_SECRET_KEY
+            env["PAYMENTS_STRIPE_WEBHOOK_SECRET"] = dev.DEV_STRIPE_WEBHOOK_SECRET
+        if self.yookassa_url:
+            env["PAYMENTS_YOOKASSA_API_BASE"] = self.yookassa_url + "/v3"
+            env["PAYMENTS_YOOKASSA_SHOP_ID"] = dev.DEV_YOOKASSA_SHOP_ID
+            env["PAYMENTS_YOOKASSA_SECRET_KEY"] = dev.DEV_YOOKASSA_SECRET_KEY
+        return env
+
+    def standin_argv(self, standin: Standin) -> list[str]:
+        argv = [
+            sys.executable,
+            "-m",
+            standin.module,
+            "--host",
+            HOST,
+            "--port",
+            str(self.ports[standin.name]),
+        ]
+        if standin.provider == "stripe":
+            # registered by the process itself at every start (a restarted localstripe is empty
+            # and would otherwise have forgotten it): the same as POST /_config/webhooks/{id}
+            argv += [
+                "--webhook-url",
+                self.stripe_webhook_url,
+                "--webhook-secret",
+                self.extra_env.get("PAYMENTS_STRIPE_WEBHOOK_SECRET", dev.DEV_STRIPE_WEBHOOK_SECRET),
+            ]
+        elif standin.provider == "yoomoney":
+            argv += [
+                "--shop-id",
+                self.extra_env.get("PAYMENTS_YOOKASSA_SHOP_ID", dev.DEV_YOOKASSA_SHOP_ID),
+                "--secret-key",
+                self.extra_env.get("PAYMENTS_YOOKASSA_SECRET_KEY", dev.DEV_YOOKASSA_SECRET_KEY),
+                "--webhook-url",
+                self.yoomoney_webhook_url,
+            ]
+        return argv
 
     # ------------------------------------------------------------------ start
 
@@ -320,9 +413,31 @@ class LocalStack:
                     f"migrations of {svc.name} failed (exit code {code}); see the output above"
                 )
 
-    def _spawn_all(self) -> None:
-        from scifikpi_tools.supervisor import ChildSpec
+    async def _start_standins(self) -> None:
+        """The provider stand-ins, supervised like the services, up before the services start."""
+        if not self.standins:
+            return
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        for standin in self.standins:
+            self.supervisor.start(
+                ChildSpec(
+                    name=standin.name, argv=self.standin_argv(standin), env=env, cwd=self.root
+                )
+            )
+        deadline = time.monotonic() + 30
+        for standin in self.standins:
+            port = self.ports[standin.name]
+            while not localinfra.port_accepts(HOST, port, timeout=0.2):
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        f"{standin.name} did not listen on {HOST}:{port} within 30s; "
+                        "see its output above"
+                    )
+                await asyncio.sleep(0.05)
+            self.output.say(f"{standin.name}: {self.standin_url(standin.name)}")
 
+    def _spawn_all(self) -> None:
         for proc in self.processes:
             argv = console_script(proc.script)
             self.supervisor.start(
@@ -366,6 +481,7 @@ class LocalStack:
         self._plan_ports()
         await self._start_postgres()
         await self._start_broker()
+        await self._start_standins()
         await self._migrate()
         self._spawn_all()
         await self.wait_ready()
@@ -397,6 +513,24 @@ class LocalStack:
             "  services  " + ", ".join(f"{n} {u}" for n, u in self.api_urls.items()),
             "  processes " + ", ".join(f"{p.name}" for p in self.processes),
         ]
+        if self.localstripe_url:
+            rows.append(
+                f"  stripe    localstripe {self.localstripe_url} "
+                f"(webhook -> {self.stripe_webhook_url})"
+            )
+        if self.yookassa_url:
+            rows.append(
+                f"  yoomoney  YooKassa fake {self.yookassa_url}/v3 "
+                f"(control {self.yookassa_url}/_control; webhook -> {self.yoomoney_webhook_url})"
+            )
+        if self.standins:
+            shift = (
+                "" if self.port_base in (None, GATEWAY_PORT) else f" --ports-from {self.port_base}"
+            )
+            rows.append(
+                f"  pay       uv run python -m scifikpi_tools.standins.pay{shift} "
+                "stripe|yoomoney <provider payment id>   (docs/payments-local.md)"
+            )
         apis = await self.api_list()
         if apis:
             rows.append("  API (through the gateway):")

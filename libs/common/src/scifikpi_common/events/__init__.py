@@ -6,16 +6,25 @@ added, and only as optional.
 
 from scifikpi_common.events.auth import UserActivated, UserRegistered
 from scifikpi_common.events.base import Envelope, Event
+from scifikpi_common.events.mining import AccelerationRejected
 from scifikpi_common.events.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 
 #: Every event type we publish, by `event_type`.
 ALL_EVENTS: dict[str, type[Event]] = {
     cls.EVENT_TYPE: cls
-    for cls in (UserRegistered, UserActivated, PaymentSucceeded, PaymentFailed, PaymentRefunded)
+    for cls in (
+        UserRegistered,
+        UserActivated,
+        PaymentSucceeded,
+        PaymentFailed,
+        PaymentRefunded,
+        AccelerationRejected,
+    )
 }
 
 __all__ = [
     "ALL_EVENTS",
+    "AccelerationRejected",
     "Envelope",
     "Event",
     "PaymentFailed",

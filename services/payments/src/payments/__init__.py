@@ -1,0 +1,1 @@
+"""SciFiKPI payments service."""

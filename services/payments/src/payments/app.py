@@ -1,0 +1,90 @@
+"""The payments API application (`uvicorn --factory payments.app:create_app`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from scifikpi_common.app import create_service_app
+from scifikpi_common.errors import UpstreamUnavailable
+from scifikpi_common.logging import get_logger
+from scifikpi_common.problems import problem_response
+from scifikpi_common.security import JwksFetcher
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.requests import ClientDisconnect
+
+from payments.api import admin_router, router, webhook_router
+from payments.models import make_outbox
+from payments.providers import Providers, build_providers, close_providers
+from payments.service import PaymentsService
+from payments.settings import PaymentsSettings, get_settings
+
+log = get_logger(__name__)
+
+DESCRIPTION = """Payments with Stripe (PaymentIntents) and YooMoney (YooKassa): the registration
+deposit (at least USD 10.00), balance top-ups and mining acceleration.
+
+`POST` requests that move money need an `Idempotency-Key` header. Provider webhooks are verified
+(Stripe signature; YooKassa source address and a re-fetch from its API) and processed
+asynchronously; a reconciliation loop finishes payments whose webhook never came.
+
+Errors are `application/problem+json` with a stable `type` (`urn:scifikpi:problem:...`)."""
+
+
+def create_app(
+    settings: PaymentsSettings | None = None,
+    *,
+    providers: Providers | None = None,
+    jwks_fetcher: JwksFetcher | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    own_providers = providers is None
+    state: dict[str, Providers] = {}
+
+    async def on_startup(app: FastAPI) -> None:
+        state["providers"] = providers if providers is not None else build_providers(settings)
+        app.state.payments = PaymentsService(app.state.uow_factory, state["providers"], settings)
+
+    app = create_service_app(
+        settings,
+        title="SciFiKPI payments",
+        description=DESCRIPTION,
+        routers=[router, admin_router, webhook_router],
+        outbox=make_outbox(),
+        jwks_fetcher=jwks_fetcher,
+        on_startup=on_startup,
+    )
+    for exc_class in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        app.add_exception_handler(exc_class, _database_unavailable)
+    app.add_exception_handler(ClientDisconnect, _client_left)
+
+    common_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with common_lifespan(application):
+                yield
+        finally:
+            if own_providers and "providers" in state:
+                await close_providers(state.pop("providers"))
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+async def _client_left(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived (nothing was stored): not a server error."""
+    log.info("client_disconnected", path=request.url.path)
+    return Response(status_code=499)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database (or its network) failed: a retryable 503, not a 500."""
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    error = UpstreamUnavailable(
+        "The service's database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+    )
+    return problem_response(error, request.url.path)

@@ -1,0 +1,139 @@
+"""Webhook authentication and parsing, before anything is stored. No web framework here.
+
+- Stripe: the `Stripe-Signature` is verified on the RAW body with `stripe.Webhook.construct_event`
+  (HMAC-SHA256, 300 s tolerance; a header may carry several `v1` signatures while Stripe rolls a
+  secret, and we may hold several secrets while we roll ours: any match is accepted).
+- YooKassa: notifications are not signed. The route checks the source address; the processor
+  never believes the body and re-fetches the payment from the API (`payments.service`). YooKassa
+  gives notifications no id, so the event id is `<object.id>:<event>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
+from uuid import UUID
+
+import orjson
+import stripe
+
+from payments.domain import InvalidWebhookSignature, MalformedWebhook
+from payments.providers.base import parse_payment_id
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    provider: str
+    event_id: str
+    event_type: str
+    object_id: str | None
+    payment_id: UUID | None
+    payload: dict[str, Any] = field(repr=False)
+    #: the body exactly as received (what the signature covered), stored as is
+    raw: str = field(repr=False, default="")
+
+
+def verify_stripe(
+    raw: bytes, signature: str | None, secrets: Sequence[str], *, tolerance_s: int
+) -> IncomingEvent:
+    """A Stripe event whose signature matches one of `secrets`, or `InvalidWebhookSignature`."""
+    if not signature:
+        raise InvalidWebhookSignature("The Stripe-Signature header is missing.")
+    event = None
+    for secret in secrets:
+        if not secret:
+            continue  # an empty secret verifies nothing (and would let anyone forge)
+        try:
+            event = stripe.Webhook.construct_event(raw, signature, secret, tolerance=tolerance_s)
+            break
+        except stripe.SignatureVerificationError:
+            continue
+        except ValueError:  # signed, but not JSON / not UTF-8
+            raise MalformedWebhook("The webhook body is not a JSON Stripe event.") from None
+    if event is None:
+        raise InvalidWebhookSignature(
+            "The Stripe-Signature does not match the body, or its timestamp is too old."
+        )
+    payload = orjson.loads(raw)
+    if not isinstance(payload, dict) or not payload.get("id") or not payload.get("type"):
+        raise MalformedWebhook("The webhook body is not a Stripe event.")
+    obj = (payload.get("data") or {}).get("object") or {}
+    object_id, payment_id = None, None
+    if isinstance(obj, dict):
+        kind = obj.get("object")
+        if kind == "payment_intent":
+            object_id = obj.get("id")
+        elif kind in ("charge", "refund"):
+            object_id = obj.get("payment_intent")
+        payment_id = parse_payment_id((obj.get("metadata") or {}).get("payment_id"))
+    return IncomingEvent(
+        provider="stripe",
+        event_id=str(payload["id"]),
+        event_type=str(payload["type"]),
+        object_id=str(object_id) if object_id else None,
+        payment_id=payment_id,
+        payload=payload,
+        raw=raw.decode(),
+    )
+
+
+def parse_yookassa(raw: bytes) -> IncomingEvent:
+    """A YooKassa notification's shape: `{"type": "notification", "event", "object": {"id"}}`."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise MalformedWebhook("The notification body is not JSON.") from None
+    if not isinstance(body, dict) or body.get("type") != "notification":
+        raise MalformedWebhook("Not a YooKassa notification.")
+    event, obj = body.get("event"), body.get("object")
+    if not isinstance(event, str) or not event or len(event) > 100 or not isinstance(obj, dict):
+        raise MalformedWebhook("A notification needs `event` and `object`.")
+    object_id = obj.get("id")
+    if not isinstance(object_id, str) or not object_id or len(object_id) > 100:
+        raise MalformedWebhook("A notification's object needs an `id`.")
+    # For refund events the payment is `object.payment_id`; for payments it is the object itself.
+    target = obj.get("payment_id") if event.startswith("refund.") else object_id
+    return IncomingEvent(
+        provider="yoomoney",
+        event_id=f"{object_id}:{event}",
+        event_type=event,
+        object_id=str(target) if isinstance(target, str) else None,
+        payment_id=parse_payment_id((obj.get("metadata") or {}).get("payment_id")),
+        payload=body,
+        raw=raw.decode(),
+    )
+
+
+def ip_allowed(ip: str | None, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    if not ip:
+        return False
+    try:
+        address = ip_address(ip)
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in net for net in networks)
+
+
+def client_ip(
+    peer: str | None,
+    forwarded_for: str | None,
+    trusted_proxies: Sequence[IPv4Network | IPv6Network],
+) -> str | None:
+    """The first X-Forwarded-For entry when the peer is a trusted proxy, else the peer."""
+    if peer is None:
+        return None
+    try:
+        peer_ip = ip_address(peer)
+    except ValueError:
+        return peer
+    if forwarded_for and any(peer_ip in net for net in trusted_proxies):
+        first = forwarded_for.split(",")[0].strip()
+        try:
+            return str(ip_address(first))
+        except ValueError:
+            pass  # garbage from the proxy: judge the proxy itself
+    return str(peer_ip)
