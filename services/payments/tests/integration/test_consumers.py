@@ -53,8 +53,8 @@ async def _status(engine: AsyncEngine, user_id: uuid.UUID) -> Any:
 
 
 async def test_projection_follows_auth(engine, client, make_user) -> None:
-    # a token that still says "active" (e.g. issued before a reset) does not beat the projection
-    u = make_user("active")
+    # the token (issued at registration) and the projection both say pending_payment
+    u = make_user("pending_payment")
     assert await _deliver(engine, _registered(u.id)) == ["handled"]
     assert await _status(engine, u.id) == "pending_payment"
     r = await client.post("/payments", json=payment_body(), headers=u.headers())
@@ -68,6 +68,15 @@ async def test_projection_follows_auth(engine, client, make_user) -> None:
     assert (
         await client.post("/payments", json=payment_body(), headers=u.headers())
     ).status_code == 201
+
+
+async def test_activation_only_moves_forward(engine, client, make_user) -> None:
+    """A token auth issued after activation beats a projection that has not caught up yet."""
+    u = make_user("active")
+    assert await _deliver(engine, _registered(u.id)) == ["handled"]
+    assert await _status(engine, u.id) == "pending_payment"
+    r = await client.post("/payments", json=payment_body(), headers=u.headers())
+    assert r.status_code == 201, r.text
 
 
 async def test_activation_before_registration_is_not_undone(engine) -> None:

@@ -280,6 +280,27 @@ class TestAccountRules:
         )  # fmt: skip
         assert_problem(r, 409, "account-not-pending-payment")
 
+    async def test_a_succeeded_registration_deposit_is_proof_of_activation(
+        self, client, make_user, engine
+    ) -> None:
+        """auth's UserActivated has not reached payments yet; the user tops up at once."""
+        u = make_user("pending_payment")
+        r = await client.post(
+            "/payments", json=payment_body(purpose="registration", amount_minor=1000),
+            headers=u.headers(),
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        topup = payment_body(purpose="topup", amount_minor=500)
+        r = await client.post("/payments", json=topup, headers=u.headers())
+        assert_problem(r, 403, "account-not-active")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE payments.payments SET status = 'succeeded' WHERE id = :id"),
+                {"id": await _only_registration(conn, u.id)},
+            )
+        r = await client.post("/payments", json=topup, headers=u.headers())
+        assert r.status_code == 201, r.text
+
     async def test_replay_is_answered_even_after_the_account_changed(
         self, client, make_user, engine
     ) -> None:
@@ -295,3 +316,14 @@ class TestAccountRules:
             )
         again = await client.post("/payments", json=body, headers=headers)
         assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
+async def _only_registration(conn, user_id):
+    return (
+        await conn.execute(
+            text(
+                "SELECT id FROM payments.payments WHERE user_id = :u AND purpose = 'registration'"
+            ),
+            {"u": user_id},
+        )
+    ).scalar_one()

@@ -7,7 +7,8 @@ from uuid import UUID
 from scifikpi_common.db import UnitOfWork
 from scifikpi_common.security import Principal
 
-from payments.repository import AccountRepository
+from payments.domain import AccountStatus
+from payments.repository import AccountRepository, PaymentRepository
 
 
 async def account_registered(uow: UnitOfWork, user_id: UUID) -> None:
@@ -19,7 +20,18 @@ async def account_activated(uow: UnitOfWork, user_id: UUID) -> None:
 
 
 async def account_status(uow: UnitOfWork, principal: Principal) -> str | None:
-    """The projected status (from auth.user.v1); when auth's events have not reached us yet, the
-    access token's `status` claim, which auth set when it issued the token."""
+    """What we know of the account's status.
+
+    Activation only moves one way (pending_payment → active), so any witness of it wins: the
+    projection of auth.user.v1, the access token's `status` claim, or a registration deposit that
+    succeeded here (auth activates on exactly that payment; its `UserActivated` may still be on
+    its way, and the user must not be refused a top-up meanwhile). A blocked account stays blocked.
+    """
     projected = await AccountRepository(uow.session).status(principal.user_id)
+    if projected == AccountStatus.blocked:
+        return projected
+    if AccountStatus.active in (projected, principal.status):
+        return AccountStatus.active
+    if await PaymentRepository(uow.session).has_succeeded(principal.user_id, "registration"):
+        return AccountStatus.active
     return projected if projected is not None else (principal.status or None)
