@@ -33,26 +33,16 @@ from scifikpi_common.localinfra import (
     ensure_database,
     free_port,
     parent_death_signal,
-    postgres_reachable,
-    start_embedded_postgres,
     stop_process,
     wait_for_port,
     with_database,
 )
 from scifikpi_common.migrations import upgrade
+from scifikpi_tools.bench.support import percentile, postgres_server
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "bench-correct-horse-battery"  # noqa: S105 - a throwaway account in a throwaway database
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 def argon2_timing(rounds: int) -> dict[str, Any]:
@@ -80,18 +70,6 @@ def argon2_timing(rounds: int) -> dict[str, Any]:
         "verify_ms_median": statistics.median(verify_ms),
         "rounds": rounds,
     }
-
-
-async def _server_url(stack: AsyncExitStack) -> str:
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        return configured
-    if await postgres_reachable(LOCAL_SERVER):
-        return LOCAL_SERVER
-    data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="auth-bench-pg-"))
-    server = start_embedded_postgres(data_dir)
-    stack.callback(server.stop)
-    return server.url
 
 
 def _start_api(database_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
@@ -180,7 +158,7 @@ async def _load(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"auth_bench_{uuid.uuid4().hex[:8]}"
     async with AsyncExitStack() as stack:
-        server_url = await _server_url(stack)
+        server_url = await postgres_server(stack, prefix="auth-bench-pg-")
         database_url = with_database(
             await ensure_database(server_url, name), name, driver="postgresql+asyncpg"
         )

@@ -48,43 +48,21 @@ from scifikpi_common.localinfra import (
     ensure_topics,
     free_port,
     parent_death_signal,
-    postgres_reachable,
-    start_embedded_postgres,
     start_tansu,
     stop_process,
     wait_for_port,
     with_database,
 )
 from scifikpi_common.migrations import upgrade
+from scifikpi_tools.bench.support import percentile, postgres_server
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECRET = "whsec_payments_benchmark"  # noqa: S105 - a throwaway secret for a throwaway stack
 TOPIC = "payments.payment.v1"
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
 # ------------------------------------------------------------------------------ the stack
-
-
-async def _postgres(stack: AsyncExitStack) -> str:
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        return configured
-    if await postgres_reachable(LOCAL_SERVER):
-        return LOCAL_SERVER
-    data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="payments-bench-pg-"))
-    server = start_embedded_postgres(data_dir)
-    stack.callback(server.stop)
-    return server.url
 
 
 async def _broker(stack: AsyncExitStack) -> str:
@@ -421,7 +399,7 @@ async def _stages(database_url: str, payment_ids: list[str]) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"payments_bench_{uuid.uuid4().hex[:8]}"
     async with AsyncExitStack() as stack:
-        server_url = await _postgres(stack)
+        server_url = await postgres_server(stack, prefix="payments-bench-pg-")
         database_url = with_database(
             await ensure_database(server_url, name), name, driver="postgresql+asyncpg"
         )

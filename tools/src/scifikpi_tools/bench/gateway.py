@@ -18,7 +18,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 import urllib.request
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
+
+from scifikpi_common.localinfra import free_port
 
 THROUGHPUT_TARGET = 0.45
 P99_TARGET = 3.0
@@ -41,12 +42,6 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(cmd: list[str], env: dict[str, str], stack: ExitStack) -> subprocess.Popen[bytes]:
@@ -203,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         upstream = _start([*uvicorn, "--no-access-log", "--log-level", "warning"], up_env, stack)
         _wait_ready(f"http://127.0.0.1:{up_port}/healthz", upstream)
         gateway = _start([sys.executable, "-m", "gateway.main"], gw_env, stack)
-        _wait_ready(f"http://127.0.0.1:{gw_port}/readyz", gateway)
+        # Only the measured route's upstream runs here, so wait on that route, not on /readyz
+        # (which wants every upstream of the table).
+        _wait_ready(through, gateway)
 
         limiter = "redis" if args.redis else "in-process"
         load = os.getloadavg()[0]
