@@ -6,7 +6,16 @@ added, and only as optional.
 
 from scifikpi_common.events.auth import UserActivated, UserRegistered
 from scifikpi_common.events.base import Envelope, Event
-from scifikpi_common.events.mining import AccelerationRejected
+from scifikpi_common.events.ledger import (
+    MoneyCredited,
+    PointsCredited,
+    PointsDebited,
+    PointsReleased,
+    PointsReservationRejected,
+    PointsReserved,
+)
+from scifikpi_common.events.mining import AccelerationRejected, MiningCompleted
+from scifikpi_common.events.nft import NftMinted, NftPurchaseFailed, NftPurchaseRequested
 from scifikpi_common.events.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 
 #: Every event type we publish, by `event_type`.
@@ -19,6 +28,16 @@ ALL_EVENTS: dict[str, type[Event]] = {
         PaymentFailed,
         PaymentRefunded,
         AccelerationRejected,
+        MiningCompleted,
+        MoneyCredited,
+        PointsCredited,
+        PointsReserved,
+        PointsReservationRejected,
+        PointsDebited,
+        PointsReleased,
+        NftPurchaseRequested,
+        NftMinted,
+        NftPurchaseFailed,
     )
 }
 
@@ -27,9 +46,19 @@ __all__ = [
     "AccelerationRejected",
     "Envelope",
     "Event",
+    "MiningCompleted",
+    "MoneyCredited",
+    "NftMinted",
+    "NftPurchaseFailed",
+    "NftPurchaseRequested",
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentSucceeded",
+    "PointsCredited",
+    "PointsDebited",
+    "PointsReleased",
+    "PointsReservationRejected",
+    "PointsReserved",
     "UserActivated",
     "UserRegistered",
 ]

@@ -1,7 +1,7 @@
 """Events of the mining service, on `mining.session.v1` (keyed by user id).
 
-Only `AccelerationRejected` so far (payments consumes it to refund); mining itself arrives in the
-next issue and adds its other events here.
+`AccelerationRejected` (payments consumes it to refund) and `MiningCompleted` (the ledger credits
+the points); the mining service adds its other events here.
 """
 
 from __future__ import annotations
@@ -29,3 +29,16 @@ class AccelerationRejected(Event):
         description="Why, e.g. `session_ended` or `quote_expired`.", examples=["quote_expired"]
     )
     rejected_at: datetime
+
+
+class MiningCompleted(Event):
+    """A session reached its end: the ledger credits `points_micro` to the user exactly once."""
+
+    TOPIC: ClassVar[str] = SESSION_TOPIC
+    EVENT_TYPE: ClassVar[str] = "MiningCompleted"
+
+    session_id: UUID = Field(
+        description="The completed session; the ledger transfer id is `mining:<session_id>`."
+    )
+    points_micro: int = Field(gt=0, description="Points earned, in micro-points (1 P = 10^6 µP).")
+    completed_at: datetime

@@ -1,0 +1,69 @@
+"""`ledger-admin`: operator commands.
+
+ledger-admin check     verify the ledger invariants; prints a JSON report, exits 1 naming the
+                       offenders when something is off (2 when the database cannot be reached
+                       or has no ledger schema)
+ledger-admin sweep     expire due holds now (what ledger-scheduler does in a loop)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.logging import configure_logging
+from sqlalchemy.exc import DBAPIError
+
+from ledger import check
+from ledger.models import make_outbox
+from ledger.settings import LedgerSettings, get_settings
+from ledger.sweeper import sweep_once
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledger-admin", description="Operate SciFiKPI ledger.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="verify the ledger invariants (exit 1 on any problem)")
+    sub.add_parser("sweep", help="expire due holds now")
+    return parser
+
+
+async def _run(args: argparse.Namespace, settings: LedgerSettings) -> dict[str, Any]:
+    engine = create_engine(
+        settings.database_url, schema=settings.db_schema, application_name="ledger.admin",
+        pool_size=2,
+    )  # fmt: skip
+    factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
+    try:
+        if args.command == "sweep":
+            return {"ok": True, "expired": await sweep_once(factory, settings.sweep_batch_size)}
+        async with factory() as uow:
+            return (await check.check(uow.session)).as_dict()
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None, settings: LedgerSettings | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = settings or get_settings()
+    configure_logging("ledger", level="WARNING", fmt="console")
+    try:
+        result = asyncio.run(_run(args, settings))
+    except (OSError, ConnectionError, DBAPIError) as exc:  # unreachable or not migrated
+        print(orjson.dumps({"ok": False, "error": repr(exc)}).decode(), file=sys.stderr)
+        return 2
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    if not result["ok"]:
+        for problem in result.get("problems", []):
+            print(f"OFFENDER {orjson.dumps(problem).decode()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The hold-expiry sweeper (`ledger-scheduler`): expires holds past `expires_at`, once each.
+
+Any number of replicas may run: each expiry is a resolution transfer guarded by the partial
+unique index on `pending_id`, so a hold captured (or expired by another replica) meanwhile is left
+alone. One transaction per hold keeps a failure from holding back the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from scifikpi_common.db import UnitOfWorkFactory
+from scifikpi_common.logging import get_logger
+
+from ledger import handlers, postings
+
+log = get_logger(__name__)
+
+
+async def sweep_once(uow_factory: UnitOfWorkFactory, batch_size: int) -> int:
+    """Expire due holds; returns how many this call expired."""
+    async with uow_factory() as uow:
+        due = await postings.expired_holds(uow.session, batch_size)
+    expired = 0
+    for hold in due:
+        async with uow_factory() as uow:
+            posting = await handlers.expire(uow, hold)
+            await uow.commit()
+        if posting.created:
+            expired += 1
+    if expired:
+        log.info("holds_expired", count=expired)
+    return expired
+
+
+async def run_until_stopped(
+    uow_factory: UnitOfWorkFactory, stop: asyncio.Event, *, interval_s: float, batch_size: int
+) -> None:
+    while not stop.is_set():
+        try:
+            while await sweep_once(uow_factory, batch_size) >= batch_size:
+                pass
+        except Exception:
+            log.exception("sweep_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
