@@ -3,32 +3,23 @@ signed access tokens and the app in-process."""
 
 from __future__ import annotations
 
-import base64
 import sys
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ledger.app import create_app
 from ledger.models import SCHEMA, make_outbox
 from ledger.settings import LedgerSettings
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.testing import migrate, truncate_schema
+from scifikpi_common.testing.tokens import TokenSigner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-ISSUER = "scifikpi-auth"
-AUDIENCE = "scifikpi"
 
 
 @pytest.fixture(scope="session")
@@ -56,29 +47,9 @@ def factory(engine: AsyncEngine) -> UnitOfWorkFactory:
     return UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
 
 
-@dataclass
-class Keys:
-    private: Ed25519PrivateKey
-    kid: str
-
-    async def fetch(self) -> dict[str, Any]:
-        raw = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": self.kid, "alg": "EdDSA", "x": x}]}
-
-    def headers(self, user_id: uuid.UUID, *, role: str = "user") -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "sub": str(user_id), "role": role, "status": "active", "iss": ISSUER,
-            "aud": AUDIENCE, "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex,
-        }  # fmt: skip
-        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": self.kid})
-        return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="session")
-def keys() -> Keys:
-    return Keys(Ed25519PrivateKey.generate(), kid=f"test-{uuid.uuid4().hex[:8]}")
+def keys() -> TokenSigner:
+    return TokenSigner()
 
 
 @pytest.fixture
@@ -90,7 +61,7 @@ def ledger_settings(clean_db: str) -> LedgerSettings:
 
 
 @pytest.fixture
-async def app(ledger_settings: LedgerSettings, keys: Keys) -> AsyncIterator[Any]:
+async def app(ledger_settings: LedgerSettings, keys: TokenSigner) -> AsyncIterator[Any]:
     application = create_app(ledger_settings, jwks_fetcher=keys.fetch)
     async with application.router.lifespan_context(application):
         yield application

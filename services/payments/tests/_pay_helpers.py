@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,42 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jwt
 import orjson
 import stripe
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from scifikpi_common.testing.tokens import TokenSigner
 
-ISSUER = "scifikpi-auth"
-AUDIENCE = "scifikpi"
 WEBHOOK_SECRET = "whsec_payments_tests_current"
 OLD_WEBHOOK_SECRET = "whsec_payments_tests_previous"
 
 
-@dataclass
-class Keys:
-    """The signing key a test auth would have; the app fetches its JWKS in-process."""
-
-    private: Ed25519PrivateKey
-    kid: str
-
-    def jwks(self) -> dict[str, Any]:
-        raw = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": self.kid, "alg": "EdDSA", "x": x}]}
-
-    async def fetch(self) -> dict[str, Any]:
-        return self.jwks()
-
-    def token(
-        self, user_id: uuid.UUID, *, role: str = "user", status: str = "active", ttl_s: int = 600
-    ) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": str(user_id), "role": role, "status": status, "iss": ISSUER, "aud": AUDIENCE,
-            "iat": now, "exp": now + ttl_s, "jti": uuid.uuid4().hex,
-        }  # fmt: skip
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": self.kid})
+Keys = TokenSigner  # the signing key a test auth would have
 
 
 @dataclass

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from payments.app import create_app
 from payments.models import SCHEMA, make_outbox, outbox
 from payments.providers import build_providers, close_providers
@@ -52,7 +51,7 @@ async def clean_db(payments_database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def keys() -> Keys:
-    return Keys(Ed25519PrivateKey.generate(), kid=f"test-{uuid.uuid4().hex[:8]}")
+    return Keys()
 
 
 @pytest.fixture(scope="session")
