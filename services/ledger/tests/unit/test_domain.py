@@ -39,11 +39,13 @@ def test_bad_cursors(bad: str) -> None:
 
 def test_mining_power_formula() -> None:
     s = LedgerSettings(
-        environment="test", r_base_micro_per_hour=1_000_000, r_per_usd_micro_per_hour=50_000,
-        r_max_micro_per_hour=3_000_000,
+        environment="test", mining_r_base_micro_per_hour=1_000_000, mining_r_per_usd_micro_per_hour=50_000,
+        mining_r_max_micro_per_hour=3_000_000,
     )  # fmt: skip
     assert s.mining_rate_micro_per_hour(0) == 1_000_000
     assert s.mining_rate_micro_per_hour(1099) == 1_500_000  # floor($10.99) = 10
     assert s.mining_rate_micro_per_hour(10**9) == 3_000_000
     with pytest.raises(ValueError):
-        LedgerSettings(environment="test", r_base_micro_per_hour=5, r_max_micro_per_hour=4)
+        LedgerSettings(
+            environment="test", mining_r_base_micro_per_hour=5, mining_r_max_micro_per_hour=4
+        )

@@ -8,13 +8,19 @@ from scifikpi_common.events.auth import UserActivated, UserRegistered
 from scifikpi_common.events.base import Envelope, Event
 from scifikpi_common.events.ledger import (
     MoneyCredited,
+    MoneyDebited,
     PointsCredited,
     PointsDebited,
     PointsReleased,
     PointsReservationRejected,
     PointsReserved,
 )
-from scifikpi_common.events.mining import AccelerationRejected, MiningCompleted
+from scifikpi_common.events.mining import (
+    AccelerationRejected,
+    MiningAccelerated,
+    MiningCompleted,
+    MiningStarted,
+)
 from scifikpi_common.events.nft import NftMinted, NftPurchaseFailed, NftPurchaseRequested
 from scifikpi_common.events.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 
@@ -27,9 +33,12 @@ ALL_EVENTS: dict[str, type[Event]] = {
         PaymentSucceeded,
         PaymentFailed,
         PaymentRefunded,
+        MiningStarted,
+        MiningAccelerated,
         AccelerationRejected,
         MiningCompleted,
         MoneyCredited,
+        MoneyDebited,
         PointsCredited,
         PointsReserved,
         PointsReservationRejected,
@@ -48,6 +57,9 @@ __all__ = [
     "Event",
     "MiningCompleted",
     "MoneyCredited",
+    "MoneyDebited",
+    "MiningStarted",
+    "MiningAccelerated",
     "NftMinted",
     "NftPurchaseFailed",
     "NftPurchaseRequested",

@@ -37,6 +37,22 @@ class MoneyCredited(_LedgerEvent):
     )
 
 
+class MoneyDebited(_LedgerEvent):
+    """A registration or top-up payment was refunded: the deposit leaves the user's money account.
+
+    Carries the new total so consumers that derive mining power from deposits (mining) lower it.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "MoneyDebited"
+
+    payment_id: UUID
+    amount_usd_minor: int = Field(gt=0, description="This debit, in USD cents.")
+    total_deposits_usd_minor: int = Field(
+        ge=0, description="All of the user's credited deposits after the refund, in USD cents."
+    )
+    reason: str = Field(examples=["refund"])
+
+
 class PointsCredited(_LedgerEvent):
     """A completed mining session's points were credited."""
 
