@@ -19,9 +19,11 @@ SERVICES = {
     "auth": REPO / "services" / "auth",
     "gateway": REPO / "services" / "gateway",
     "payments": REPO / "services" / "payments",
+    "mining": REPO / "services" / "mining",
+    "ledger": REPO / "services" / "ledger",
 }
 #: ...of which these own a database schema (migrations in the image, a `<svc>-migrate` one-shot).
-DB_SERVICES = ("auth", "payments")
+DB_SERVICES = ("auth", "payments", "mining", "ledger")
 #: Worker processes and the port each serves /metrics on (compose, the chart, the images).
 METRICS_PORTS = {
     "auth-worker": 9101,
@@ -29,7 +31,22 @@ METRICS_PORTS = {
     "payments-worker": 9102,
     "payments-relay": 9112,
     "payments-scheduler": 9122,
+    "mining-worker": 9103,
+    "mining-relay": 9113,
+    "mining-scheduler": 9123,
+    "ledger-worker": 9104,
+    "ledger-relay": 9114,
+    "ledger-scheduler": 9124,
 }
+#: Unprefixed settings ledger and mining must read identically (scifikpi_common.mining_power):
+#: one x- anchor in compose, one global.sharedEnv group in the chart.
+MINING_POWER_VARS = (
+    "MINING_R_BASE_MICRO_PER_HOUR",
+    "MINING_R_PER_USD_MICRO_PER_HOUR",
+    "MINING_R_MAX_MICRO_PER_HOUR",
+)
+#: Environment prefixes of the services' settings (cleared before a settings class is built).
+SETTINGS_PREFIXES = ("AUTH_", "GATEWAY_", "PAYMENTS_", "MINING_", "LEDGER_")
 #: The compose-only tools image (payment-provider stand-ins) and the relay that exposes them.
 TOOLS_DIR = REPO / "deploy" / "compose" / "tools"
 
@@ -41,9 +58,17 @@ def settings_class(service: str) -> type:
     """The pydantic-settings class of a service."""
     from auth.settings import AuthSettings
     from gateway.settings import GatewaySettings
+    from ledger.settings import LedgerSettings
+    from mining.settings import MiningSettings
     from payments.settings import PaymentsSettings
 
-    return {"auth": AuthSettings, "gateway": GatewaySettings, "payments": PaymentsSettings}[service]
+    return {
+        "auth": AuthSettings,
+        "gateway": GatewaySettings,
+        "payments": PaymentsSettings,
+        "mining": MiningSettings,
+        "ledger": LedgerSettings,
+    }[service]
 
 
 def load_yaml(path: Path) -> Any:

@@ -27,16 +27,25 @@ from _deploy_helpers import (
     COMPOSE_FILE,
     DB_SERVICES,
     METRICS_PORTS,
+    MINING_POWER_VARS,
     REPO,
+    SETTINGS_PREFIXES,
     TOOLS_DIR,
     console_scripts,
     interpolate,
     settings_class,
 )
 
-ONE_SHOTS = {"kafka-init", "auth-migrate", "payments-migrate"}
+ONE_SHOTS = {"kafka-init"} | {f"{svc}-migrate" for svc in DB_SERVICES}
 PAYMENTS_PROCESSES = {"payments-api", "payments-worker", "payments-relay", "payments-scheduler"}
-APP_SERVICES = {"auth-api", "auth-worker", "auth-relay", "gateway"} | PAYMENTS_PROCESSES
+MINING_PROCESSES = {"mining-api", "mining-worker", "mining-relay", "mining-scheduler"}
+LEDGER_PROCESSES = {"ledger-api", "ledger-worker", "ledger-relay", "ledger-scheduler"}
+APP_SERVICES = (
+    {"auth-api", "auth-worker", "auth-relay", "gateway"}
+    | PAYMENTS_PROCESSES
+    | MINING_PROCESSES
+    | LEDGER_PROCESSES
+)
 STANDINS = {"localstripe", "yookassa"}
 HEALTHY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
@@ -175,8 +184,8 @@ def test_kafka_is_a_single_kraft_node(compose: dict[str, Any]) -> None:
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     # What the services dial is what the broker advertises.
     internal = {a.split("://", 1)[1] for a in env["KAFKA_ADVERTISED_LISTENERS"].split(",")}
-    for name in ("auth-api", "auth-worker", "auth-relay") + tuple(sorted(PAYMENTS_PROCESSES)):
-        assert env_of(services[name])["KAFKA_BOOTSTRAP_SERVERS"] in internal
+    for name in sorted(APP_SERVICES - {"gateway"}):
+        assert env_of(services[name])["KAFKA_BOOTSTRAP_SERVERS"] in internal, name
     assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
 
 
@@ -285,19 +294,26 @@ def test_commands_are_the_services_console_scripts(compose: dict[str, Any]) -> N
     for svc, names in (
         ("auth", ("auth-api", "auth-worker", "auth-relay")),
         ("payments", tuple(sorted(PAYMENTS_PROCESSES))),
+        ("mining", tuple(sorted(MINING_PROCESSES))),
+        ("ledger", tuple(sorted(LEDGER_PROCESSES))),
     ):
         for name in names:
             assert services[name]["build"]["dockerfile"] == f"services/{svc}/Dockerfile"
             assert services[name]["command"][0] in console_scripts(svc), name
             assert services[name]["command"] == [name]
-    # Every console script that runs a long-lived process has its compose service.
-    assert {s for s in console_scripts("payments") if not s.endswith("-admin")} == (
-        PAYMENTS_PROCESSES
-    )
+            assert services[name]["image"] == f"scifikpi/{svc}:local", name
+    # Every console script that runs a long-lived process has its compose service (`*-admin`
+    # commands are run by hand: `docker compose run --rm ledger-api ledger-admin check`).
+    for svc, processes in (
+        ("payments", PAYMENTS_PROCESSES),
+        ("mining", MINING_PROCESSES),
+        ("ledger", LEDGER_PROCESSES),
+    ):
+        assert {s for s in console_scripts(svc) if not s.endswith("-admin")} == processes, svc
     assert services["gateway"]["build"]["dockerfile"] == "services/gateway/Dockerfile"
     assert services["gateway"]["command"] == ["gateway-api"]
     assert "gateway-api" in console_scripts("gateway")
-    for name in APP_SERVICES | STANDINS | {"auth-migrate", "payments-migrate"}:
+    for name in APP_SERVICES | STANDINS | (ONE_SHOTS - {"kafka-init"}):
         svc = services[name]
         assert svc.get("read_only") is True and svc.get("cap_drop") == ["ALL"], name
         assert (REPO / svc["build"]["context"] / svc["build"]["dockerfile"]).is_file()
@@ -342,7 +358,7 @@ def test_observability_stack_is_an_opt_in_profile(compose: dict[str, Any]) -> No
 
 def _settings_from(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], cls: type) -> Any:
     for key in list(os.environ):
-        if key.startswith(("AUTH_", "GATEWAY_", "PAYMENTS_")) or key in {
+        if key.startswith(SETTINGS_PREFIXES) or key in {
             "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "JWKS_URL", "ENVIRONMENT",
             "FX_RATES",
         }:  # fmt: skip
@@ -389,6 +405,8 @@ def test_gateway_environment_parses_into_its_settings(
     assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)  # noqa: S104
     assert settings.upstream_url("auth", "http://127.0.0.1:8001") == "http://auth-api:8001"
     assert settings.upstream_url("payments", "http://127.0.0.1:8002") == "http://payments-api:8002"
+    assert settings.upstream_url("mining", "http://127.0.0.1:8003") == "http://mining-api:8003"
+    assert settings.upstream_url("ledger", "http://127.0.0.1:8004") == "http://ledger-api:8004"
     assert settings.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
     assert settings.redis_url == "redis://redis:6379/0"
     assert "127.0.0.1:8000/readyz" in " ".join(gateway["healthcheck"]["test"])
@@ -400,6 +418,89 @@ def test_gateway_environment_parses_into_its_settings(
     for name in settings.upstream_urls:
         port = env_of(compose["services"][f"{name}-api"])[f"{name.upper()}_HTTP_PORT"]
         assert settings.upstream_urls[name] == f"http://{name}-api:{port}"
+
+
+# --- mining and ledger -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("svc", "port", "processes"),
+    [("mining", 8003, MINING_PROCESSES), ("ledger", 8004, LEDGER_PROCESSES)],
+)
+def test_mining_and_ledger_environments_parse_into_their_settings(
+    compose: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    svc: str,
+    port: int,
+    processes: set[str],
+) -> None:
+    cls = settings_class(svc)
+    services = compose["services"]
+    api = _settings_from(monkeypatch, env_of(services[f"{svc}-api"]), cls)
+    assert (api.http_host, api.http_port) == ("0.0.0.0", port)  # noqa: S104
+    assert api.http_port == cls.model_fields["http_port"].default
+    assert api.database_url == f"postgresql+asyncpg://{svc}:{svc}@postgres:5432/scifikpi"
+    assert api.kafka_bootstrap_servers == "kafka:9092"
+    assert str(api.environment) == "local"
+    assert api.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
+    assert f"127.0.0.1:{port}/readyz" in " ".join(services[f"{svc}-api"]["healthcheck"]["test"])
+    for name in processes - {f"{svc}-api"}:
+        settings = _settings_from(monkeypatch, env_of(services[name]), cls)
+        assert settings.metrics_port == METRICS_PORTS[name], name
+        assert settings.database_url == api.database_url, name
+        assert f"127.0.0.1:{settings.metrics_port}/metrics" in " ".join(
+            services[name]["healthcheck"]["test"]
+        )
+    migrate = _settings_from(monkeypatch, env_of(services[f"{svc}-migrate"]), cls)
+    assert migrate.database_url == api.database_url
+    # The schedulers work on Postgres only (like payments-scheduler): no wait for Kafka topics.
+    scheduler = services[f"{svc}-scheduler"]["depends_on"]
+    assert scheduler[f"{svc}-migrate"]["condition"] == "service_completed_successfully"
+    assert scheduler["postgres"]["condition"] == "service_healthy"
+
+
+def test_mining_and_ledger_read_the_same_mining_power(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MINING_R_* come from one shared fragment merged into both environments: the same values in
+    every ledger and mining process, by default and when the host overrides them; nobody else
+    gets them."""
+    from scifikpi_common.mining_power import MiningPowerSettings
+
+    services = compose["services"]
+    processes = {n for n in services if n.startswith(("mining-", "ledger-"))}
+    assert processes == MINING_PROCESSES | LEDGER_PROCESSES | {"mining-migrate", "ledger-migrate"}
+    fields = {v.lower() for v in MINING_POWER_VARS}
+    assert fields <= set(MiningPowerSettings.model_fields)
+    defaults = {
+        v: str(MiningPowerSettings.model_fields[v.lower()].default) for v in MINING_POWER_VARS
+    }
+    override = {"MINING_R_BASE_MICRO_PER_HOUR": "2000000", "MINING_R_MAX_MICRO_PER_HOUR": "5000000"}
+    for host_env, expected in ((None, defaults), (override, {**defaults, **override})):
+        for name in processes:
+            env = env_of(services[name], host_env)
+            assert {v: env[v] for v in MINING_POWER_VARS} == expected, name
+    text = COMPOSE_FILE.read_text()
+    for var in MINING_POWER_VARS:
+        keys = re.findall(rf"^\s*{var}:", text, flags=re.MULTILINE)
+        assert len(keys) == 1, f"{var} must be set in one place only"
+    for name in APP_SERVICES - processes:
+        assert not set(MINING_POWER_VARS) & set(env_of(services[name])), name
+    # ...and the services parse them (both classes share the mixin).
+    for svc in ("mining", "ledger"):
+        env = env_of(services[f"{svc}-api"], override)
+        settings = _settings_from(monkeypatch, env, settings_class(svc))
+        assert settings.mining_r_base_micro_per_hour == 2_000_000
+        assert settings.mining_r_max_micro_per_hour == 5_000_000
+
+
+def test_mining_session_duration_can_be_shortened_from_the_host(compose: dict[str, Any]) -> None:
+    from mining.settings import MiningSettings
+
+    api = compose["services"]["mining-api"]
+    default = MiningSettings.model_fields["session_duration_s"].default
+    assert env_of(api)["MINING_SESSION_DURATION_S"] == str(default)
+    assert env_of(api, {"MINING_SESSION_DURATION_S": "60"})["MINING_SESSION_DURATION_S"] == "60"
 
 
 # --- payments and the provider stand-ins ----------------------------------------------------------

@@ -19,7 +19,14 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-from _deploy_helpers import CHART_DIR, DB_SERVICES, METRICS_PORTS, load_yaml
+from _deploy_helpers import (
+    CHART_DIR,
+    DB_SERVICES,
+    METRICS_PORTS,
+    MINING_POWER_VARS,
+    SETTINGS_PREFIXES,
+    load_yaml,
+)
 from kubernetes_validate.utils import SchemaNotFoundError
 
 RELEASE = "scifikpi"
@@ -54,6 +61,8 @@ EXTERNAL_DB_VALUES: dict[str, Any] = {
             },
             "database": {"password": "s3cret"},
         },
+        "mining": {"database": {"password": "s3cret"}},
+        "ledger": {"database": {"password": "s3cret"}},
     },
 }
 #: The provider secrets payments cannot start without (never values in the chart).
@@ -69,6 +78,10 @@ PRODUCTION_PAYMENTS_SECRETS = {
     "PAYMENTS_YOOKASSA_SECRET_KEY": "live_example",
 }
 PAYMENTS_DEPLOYMENTS = {f"scifikpi-payments-{c}" for c in ("api", "worker", "relay", "scheduler")}
+MINING_DEPLOYMENTS = {f"scifikpi-mining-{c}" for c in ("api", "worker", "relay", "scheduler")}
+LEDGER_DEPLOYMENTS = {f"scifikpi-ledger-{c}" for c in ("api", "worker", "relay", "scheduler")}
+#: Services whose pods read an application Secret (envFrom); mining and ledger need none.
+SERVICES_WITH_SECRETS = ("auth", "payments")
 
 
 def kube_versions() -> list[str]:
@@ -185,6 +198,13 @@ def test_values_files_satisfy_the_schema(
         ({"services": {"payments": {"secrets": {"keys": ["stripe-key"]}}}}, "stripe-key"),
         ({"services": {"payments": {"externalEgress": {"components": ["web"]}}}}, "components"),
         ({"services": {"payments": {"externalEgress": {"ports": [0]}}}}, "externalEgress/ports"),
+        (
+            {"global": {"sharedEnv": {"miningPower": {"MINING_R_BASE_MICRO_PER_HOUR": "1.5"}}}},
+            "MINING_R_BASE_MICRO_PER_HOUR",
+        ),
+        ({"global": {"sharedEnv": {"miningPower": {"MINING_R_MAX": "1"}}}}, "MINING_R_MAX"),
+        ({"services": {"ledger": {"sharedEnv": ["mining-power"]}}}, "sharedEnv"),
+        ({"services": {"mining": {"scheduler": {"replcas": 3}}}}, "replcas"),
     ],
 )
 def test_schema_rejects_bad_values(
@@ -262,11 +282,15 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
             "scifikpi-gateway-api",
         }
         | PAYMENTS_DEPLOYMENTS
+        | MINING_DEPLOYMENTS
+        | LEDGER_DEPLOYMENTS
     )
     assert set(services) == {
         "scifikpi-auth-api",
         "scifikpi-gateway-api",
         "scifikpi-payments-api",
+        "scifikpi-mining-api",
+        "scifikpi-ledger-api",
     }
     assert {
         "scifikpi-auth-api",
@@ -274,6 +298,10 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         "scifikpi-gateway-api",
         "scifikpi-payments-api",
         "scifikpi-payments-worker",
+        "scifikpi-mining-api",
+        "scifikpi-mining-worker",
+        "scifikpi-ledger-api",
+        "scifikpi-ledger-worker",
     } <= set(hpas)
     assert set(pdbs) == set(deployments)
     for name, hpa in hpas.items():
@@ -307,7 +335,14 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
     # The relay is one active publisher (advisory lock) plus a standby: no HPA, fixed replicas.
     # The scheduler shares its work through row locks and leases: two for availability, no HPA
     # (its load is provider and database round trips, not CPU).
-    for name in ("scifikpi-auth-relay", "scifikpi-payments-relay", "scifikpi-payments-scheduler"):
+    # mining-scheduler (due sessions) and ledger-scheduler (expired holds) likewise: any number of
+    # replicas may run, each piece of work is done exactly once.
+    fixed = {
+        f"scifikpi-{s}-{c}"
+        for s in ("payments", "mining", "ledger")
+        for c in ("relay", "scheduler")
+    }
+    for name in fixed | {"scifikpi-auth-relay"}:
         assert name not in hpas
         assert deployments[name]["spec"]["replicas"] == 2
 
@@ -332,21 +367,24 @@ def test_processes_run_their_console_scripts(default_docs: list) -> None:
         else:
             assert container["command"] == [f"{service}-{component}"], name
             assert container["command"][0] in console_scripts(service)
-    # Every long-lived process of payments runs (payments-admin is run by hand).
-    components = {
-        t["metadata"]["labels"]["app.kubernetes.io/component"]
-        for t in pod_templates(default_docs).values()
-        if t["metadata"]["labels"]["app.kubernetes.io/name"] == "payments"
-    }
-    assert {f"payments-{c}" for c in components - {"migrate"}} == {
-        s for s in console_scripts("payments") if not s.endswith("-admin")
-    }
+    # Every long-lived process of payments, mining and ledger runs (`*-admin` is run by hand).
+    for service in ("payments", "mining", "ledger"):
+        components = {
+            t["metadata"]["labels"]["app.kubernetes.io/component"]
+            for t in pod_templates(default_docs).values()
+            if t["metadata"]["labels"]["app.kubernetes.io/name"] == service
+        }
+        assert components == {"api", "worker", "relay", "scheduler", "migrate"}, service
+        assert {f"{service}-{c}" for c in components - {"migrate"}} == {
+            s for s in console_scripts(service) if not s.endswith("-admin")
+        }, service
 
 
 def test_pods_are_hardened(production_docs: list) -> None:
     templates = pod_templates(production_docs)
-    # auth api/worker/relay/migrate + payments api/worker/relay/scheduler/migrate + gateway api
-    assert len(templates) == 10
+    # auth api/worker/relay/migrate + payments, mining and ledger api/worker/relay/scheduler/migrate
+    # + gateway api
+    assert len(templates) == 20
     for name, template in templates.items():
         spec = template["spec"]
         assert spec["automountServiceAccountToken"] is False, name
@@ -414,7 +452,7 @@ def _container_env(
 
 def _settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], cls: type) -> Any:
     for key in list(os.environ):
-        if key.startswith(("AUTH_", "GATEWAY_", "PAYMENTS_")) or key in {
+        if key.startswith(SETTINGS_PREFIXES) or key in {
             "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "JWKS_URL", "ENVIRONMENT",
             "FX_RATES", "OTLP_ENDPOINT",
         }:  # fmt: skip
@@ -448,6 +486,8 @@ def test_rendered_environment_parses_into_the_services_settings(
         "scifikpi-auth-db": {"username": "auth", "password": "Pw0rd"},
         "scifikpi-payments-secrets": PRODUCTION_PAYMENTS_SECRETS,
         "scifikpi-payments-db": {"username": "payments", "password": "Pw1rd"},
+        "scifikpi-mining-db": {"username": "mining", "password": "Pw3rd"},
+        "scifikpi-ledger-db": {"username": "ledger", "password": "Pw4rd"},
     }
     configmaps = by_kind(production_docs, "ConfigMap")
     templates = pod_templates(production_docs)
@@ -473,12 +513,21 @@ def test_rendered_environment_parses_into_the_services_settings(
     assert _settings(monkeypatch, migrate_env, AuthSettings).database_url == auth.database_url
 
     _check_payments_environment(templates, configmaps, secrets, services, monkeypatch)
+    power = {
+        svc: _check_mining_ledger_environment(
+            svc, port, templates, configmaps, secrets, services, monkeypatch
+        )
+        for svc, port in (("mining", 8003), ("ledger", 8004))
+    }
+    assert power["mining"] == power["ledger"], "ledger and mining must agree on mining power"
 
     gw_env = _container_env(templates["Deployment/scifikpi-gateway-api"], configmaps, secrets)
     gateway = _settings(monkeypatch, gw_env, GatewaySettings)
     assert gateway.upstream_urls == {
         "auth": "http://scifikpi-auth-api:8001",
         "payments": "http://scifikpi-payments-api:8002",
+        "mining": "http://scifikpi-mining-api:8003",
+        "ledger": "http://scifikpi-ledger-api:8004",
     }
     from gateway.routes import UPSTREAMS
 
@@ -532,6 +581,53 @@ def _check_payments_environment(
     assert _settings(monkeypatch, migrate_env, PaymentsSettings).database_url == api.database_url
 
 
+def _check_mining_ledger_environment(
+    service: str,
+    port: int,
+    templates: dict[str, Any],
+    configmaps: dict[str, Any],
+    secrets: dict[str, dict[str, str]],
+    services: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int, int, int]:
+    """Every process of mining/ledger parses its environment in production mode; returns the
+    mining power constants it read."""
+    from _deploy_helpers import settings_class
+
+    cls = settings_class(service)
+    api_env = _container_env(templates[f"Deployment/scifikpi-{service}-api"], configmaps, secrets)
+    api = _settings(monkeypatch, api_env, cls)
+    assert str(api.environment) == "production"
+    assert api.database_url == (
+        f"postgresql+asyncpg://{service}:{secrets[f'scifikpi-{service}-db']['password']}"
+        "@scifikpi-pg-rw:5432/scifikpi"
+    )
+    assert (api.http_host, api.http_port) == ("0.0.0.0", port)  # noqa: S104
+    assert services[f"scifikpi-{service}-api"]["spec"]["ports"][0]["port"] == api.http_port
+    assert api.kafka_bootstrap_servers == "scifikpi-kafka-bootstrap.kafka.svc:9093"
+    assert api.jwks_url == "http://scifikpi-auth-api:8001/.well-known/jwks.json"
+    power = (
+        api.mining_r_base_micro_per_hour,
+        api.mining_r_per_usd_micro_per_hour,
+        api.mining_r_max_micro_per_hour,
+    )
+    for component in ("worker", "relay", "scheduler"):
+        env = _container_env(
+            templates[f"Deployment/scifikpi-{service}-{component}"], configmaps, secrets
+        )
+        settings = _settings(monkeypatch, env, cls)
+        assert settings.metrics_port == METRICS_PORTS[f"{service}-{component}"]
+        assert settings.database_url == api.database_url
+        assert (
+            settings.mining_r_base_micro_per_hour,
+            settings.mining_r_per_usd_micro_per_hour,
+            settings.mining_r_max_micro_per_hour,
+        ) == power
+    migrate_env = _container_env(templates[f"Job/scifikpi-{service}-migrate"], configmaps, secrets)
+    assert _settings(monkeypatch, migrate_env, cls).database_url == api.database_url
+    return power
+
+
 def test_payments_pods_do_not_start_without_their_provider_secrets(default_docs: list) -> None:
     """Each provider secret is an explicit secretKeyRef (not only envFrom): Kubernetes holds the
     pod while the Secret or the key is missing, instead of the settings falling back."""
@@ -566,6 +662,83 @@ def test_payments_default_configuration(default_docs: list) -> None:
     assert data["PAYMENTS_YOOKASSA_RETURN_URL"].startswith("https://")
     gateway = by_kind(default_docs, "ConfigMap")["scifikpi-gateway"]["data"]
     assert gateway["GATEWAY_UPSTREAM_URLS__PAYMENTS"] == "http://scifikpi-payments-api:8002"
+
+
+def test_mining_power_is_one_shared_block_for_ledger_and_mining(
+    chart: helm.Chart, default_docs: list
+) -> None:
+    """MINING_R_* are written once (global.sharedEnv.miningPower) and reach exactly the ledger and
+    mining ConfigMaps (and their migrations Jobs' inline env), identical; an override moves both."""
+    from scifikpi_common.mining_power import MiningPowerSettings
+
+    def power(docs: list) -> dict[str, dict[str, str]]:
+        out = {}
+        for name, cm in by_kind(docs, "ConfigMap").items():
+            found = {k: v for k, v in cm["data"].items() if k in MINING_POWER_VARS}
+            if found:
+                out[name] = found
+        return out
+
+    defaults = {
+        v: str(MiningPowerSettings.model_fields[v.lower()].default) for v in MINING_POWER_VARS
+    }
+    assert power(default_docs) == {"scifikpi-mining": defaults, "scifikpi-ledger": defaults}
+    for service in ("mining", "ledger"):
+        (container,) = by_kind(default_docs, "Job")[f"scifikpi-{service}-migrate"]["spec"][
+            "template"
+        ]["spec"]["containers"]
+        inline = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        assert {v: inline[v] for v in MINING_POWER_VARS} == defaults
+    override = {"MINING_R_PER_USD_MICRO_PER_HOUR": "250000"}
+    docs = render(chart, {"global": {"sharedEnv": {"miningPower": override}}})
+    assert power(docs) == {
+        "scifikpi-mining": {**defaults, **override},
+        "scifikpi-ledger": {**defaults, **override},
+    }
+
+    # A config change rolls both services' pods (the checksum annotation follows the ConfigMap).
+    def checksum(docs: list, name: str) -> str:
+        return by_kind(docs, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"][
+            "checksum/config"
+        ]
+
+    for name in ("scifikpi-mining-scheduler", "scifikpi-ledger-api"):
+        assert checksum(docs, name) != checksum(default_docs, name), name
+    assert checksum(docs, "scifikpi-auth-api") == checksum(default_docs, "scifikpi-auth-api")
+    with pytest.raises(helm.HelmError, match="nftPricing"):
+        render(chart, {"services": {"ledger": {"sharedEnv": ["miningPower", "nftPricing"]}}})
+
+
+def test_mining_and_ledger_default_configuration(default_docs: list) -> None:
+    """The chart's own values name the documented defaults of the settings, and the gateway
+    reaches both APIs."""
+    from ledger.settings import LedgerSettings
+    from mining.settings import MiningSettings
+
+    configmaps = by_kind(default_docs, "ConfigMap")
+    mining = configmaps["scifikpi-mining"]["data"]
+    assert mining["MINING_HTTP_PORT"] == "8003"
+    for var in ("SESSION_DURATION_S", "PRICE_PER_HOUR_MINOR", "MIN_ACCEL_MINOR", "QUOTE_TTL_S"):
+        assert mining[f"MINING_{var}"] == str(MiningSettings.model_fields[var.lower()].default)
+    ledger = configmaps["scifikpi-ledger"]["data"]
+    assert ledger["LEDGER_HTTP_PORT"] == "8004"
+    assert ledger["LEDGER_HOLD_TTL_S"] == str(LedgerSettings.model_fields["hold_ttl_s"].default)
+    assert float(ledger["LEDGER_SWEEP_INTERVAL_S"]) == (
+        LedgerSettings.model_fields["sweep_interval_s"].default
+    )
+    gateway = configmaps["scifikpi-gateway"]["data"]
+    assert gateway["GATEWAY_UPSTREAM_URLS__MINING"] == "http://scifikpi-mining-api:8003"
+    assert gateway["GATEWAY_UPSTREAM_URLS__LEDGER"] == "http://scifikpi-ledger-api:8004"
+    # No application Secret and no calls out of the cluster.
+    for service in ("mining", "ledger"):
+        for name, template in pod_templates(default_docs).items():
+            if template["metadata"]["labels"]["app.kubernetes.io/name"] != service:
+                continue
+            (container,) = template["spec"]["containers"]
+            assert not any("secretRef" in s for s in container.get("envFrom", [])), name
+    assert not {n for n in by_kind(default_docs, "NetworkPolicy") if n.endswith("-external")} - {
+        "scifikpi-payments-external"
+    }
 
 
 def test_dev_secret_missing_a_required_key_fails_the_render(chart: helm.Chart) -> None:
@@ -643,8 +816,14 @@ def test_migrations_job_is_a_hook_with_the_same_configuration(
         assert configmap.items() <= inline.items()
         assert not any("configMapRef" in s for s in container.get("envFrom", []))
         # The settings refuse placeholder secrets in production, migrations included: the Job
-        # reads the service's Secret like the pods do.
-        assert {"secretRef": {"name": f"scifikpi-{service}-secrets"}} in container["envFrom"]
+        # reads the service's Secret like the pods do (mining and ledger have none).
+        api = by_kind(docs, "Deployment")[f"scifikpi-{service}-api"]["spec"]["template"]
+        api_secrets = [s for s in api["spec"]["containers"][0]["envFrom"] if "secretRef" in s]
+        assert [s for s in container.get("envFrom", []) if "secretRef" in s] == api_secrets
+        if service in SERVICES_WITH_SECRETS:
+            assert {"secretRef": {"name": f"scifikpi-{service}-secrets"}} in container["envFrom"]
+        else:
+            assert not api_secrets, f"{service} reads no application Secret"
     assert not by_kind(default_docs, "Job").keys() - {f"scifikpi-{s}-migrate" for s in DB_SERVICES}
 
 
@@ -657,6 +836,12 @@ def test_dev_secrets_exist_before_the_migrations_hook(
         "scifikpi-auth-db",
         "scifikpi-payments-secrets",
         "scifikpi-payments-db",
+        "scifikpi-mining-db",
+        "scifikpi-ledger-db",
+    }
+    assert secrets["scifikpi-ledger-db"]["stringData"] == {
+        "username": "ledger",
+        "password": "s3cret",
     }
     assert set(secrets["scifikpi-payments-secrets"]["stringData"]) == PAYMENTS_SECRET_KEYS
     job_weight = int(
@@ -720,7 +905,7 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         p.get("podSelector", {}).get("matchLabels") for p in auth if "namespaceSelector" not in p
     ]
     assert len(auth) == 2
-    for service in ("auth", "payments"):
+    for service in ("auth", "payments", "mining", "ledger"):
         workers = _ingress_peers(policies[f"scifikpi-{service}-workers"])
         assert len(workers) == 1 and workers[0]["namespaceSelector"]["matchLabels"] == {
             "kubernetes.io/metadata.name": "monitoring"
@@ -728,17 +913,19 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         assert policies[f"scifikpi-{service}-workers"]["spec"]["ingress"][0]["ports"] == [
             {"port": "metrics", "protocol": "TCP"}
         ]
-    # payments (webhooks included) is reached through the gateway only, and by Prometheus.
-    payments = _ingress_peers(policies["scifikpi-payments-api"])
-    assert len(payments) == 2
-    assert {"app.kubernetes.io/name": "gateway", "app.kubernetes.io/instance": RELEASE} in [
-        p.get("podSelector", {}).get("matchLabels")
-        for p in payments
-        if "namespaceSelector" not in p
-    ]
-    assert {"kubernetes.io/metadata.name": "monitoring"} in [
-        p.get("namespaceSelector", {}).get("matchLabels") for p in payments
-    ]
+    # payments (webhooks included), mining and ledger are reached through the gateway only, and
+    # by Prometheus.
+    for service in ("payments", "mining", "ledger"):
+        peers = _ingress_peers(policies[f"scifikpi-{service}-api"])
+        assert len(peers) == 2, service
+        assert [
+            p.get("podSelector", {}).get("matchLabels")
+            for p in peers
+            if "namespaceSelector" not in p
+        ] == [{"app.kubernetes.io/name": "gateway", "app.kubernetes.io/instance": RELEASE}]
+        assert {"kubernetes.io/metadata.name": "monitoring"} in [
+            p.get("namespaceSelector", {}).get("matchLabels") for p in peers
+        ]
 
 
 def test_egress_is_limited_to_the_dependencies(production_docs: list) -> None:
@@ -749,7 +936,8 @@ def test_egress_is_limited_to_the_dependencies(production_docs: list) -> None:
 
     auth = policies["scifikpi-auth-egress"]
     assert ports(auth) == {53, 5432, 9092, 6379, 4317, 4318}
-    assert ports(policies["scifikpi-payments-egress"]) == ports(auth)
+    for service in ("payments", "mining", "ledger"):
+        assert ports(policies[f"scifikpi-{service}-egress"]) == ports(auth), service
     postgres = next(
         r for r in auth["spec"]["egress"] if {"port": 5432, "protocol": "TCP"} in r.get("ports", [])
     )
@@ -904,13 +1092,28 @@ def test_pod_monitors_cover_api_and_worker_ports(production_docs: list) -> None:
         "scifikpi-auth",
         "scifikpi-gateway",
         "scifikpi-payments",
+        "scifikpi-mining",
+        "scifikpi-ledger",
         "scifikpi-pg",
     }
     templates = pod_templates(production_docs)
-    for name in ("scifikpi-auth", "scifikpi-gateway", "scifikpi-payments"):
+    for name in monitors.keys() - {"scifikpi-pg"}:
         monitor = monitors[name]
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         ports = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
+        # `process` = <service>-<component>, as the compose and annotation scrape configs label
+        # targets (the scheduler alerts select it).
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            assert endpoint["relabelings"] == [
+                {
+                    "sourceLabels": [
+                        "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+                        "__meta_kubernetes_pod_label_app_kubernetes_io_component",
+                    ],
+                    "separator": "-",
+                    "targetLabel": "process",
+                }
+            ]
         for template in templates.values():
             labels = template["metadata"]["labels"]
             if (

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from _deploy_helpers import (
+    DB_SERVICES,
+    METRICS_PORTS,
     OBSERVABILITY,
     PROMETHEUS_SYNTHETIC,
     REPO,
@@ -260,6 +262,95 @@ def test_every_payments_alert_has_a_firing_and_a_quiet_promtool_case() -> None:
     assert not missing_quiet, f"no promtool case where these stay quiet: {missing_quiet}"
 
 
+# --- mining and ledger alerts -------------------------------------------------------------------
+
+MINING_LEDGER_GROUPS = ("scifikpi-mining-ledger", "scifikpi-ledger-logs", "scifikpi-mining-logs")
+
+
+def group_rules(path: Path, group: str) -> list[dict[str, Any]]:
+    (found,) = [g for g in load_yaml(path)["groups"] if g["name"] == group]
+    return found["rules"]
+
+
+def mining_ledger_alerts() -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for r in group_rules(ALERT_RULES, "scifikpi-mining-ledger")}
+
+
+def test_mining_and_ledger_alerts_cover_the_failure_modes() -> None:
+    """No scheduler (sessions not completed / holds not released), events the ledger could not
+    book, acceleration payments mining could not apply, rejected accelerations payments could not
+    refund; each routed to its service and linked to its runbook section."""
+    alerts = mining_ledger_alerts()
+
+    def on(needle: str) -> list[str]:
+        return [n for n, r in alerts.items() if needle in r["expr"]]
+
+    assert on('up{process="mining-scheduler"}') and on('up{process="ledger-scheduler"}')
+    assert on('service="ledger", outcome="dead_lettered"')
+    assert on('service="mining", event_type="PaymentSucceeded", outcome="dead_lettered"')
+    assert on('service="payments", event_type="AccelerationRejected", outcome="dead_lettered"')
+    for name, rule in alerts.items():
+        assert rule["labels"]["service"] in DB_SERVICES, name
+        runbook = rule["annotations"]["runbook"]
+        assert runbook.startswith(("docs/runbooks/mining.md#", "docs/runbooks/ledger.md#")), name
+
+
+def test_mining_and_ledger_alerts_match_real_label_values() -> None:
+    """`process` names a process that is scraped, `event_type` an event of the contracts that the
+    named service really consumes, `outcome` an outcome the consumers report."""
+    import typing
+
+    from scifikpi_common.events import ALL_EVENTS
+    from scifikpi_common.messaging import Outcome
+
+    for name, rule in mining_ledger_alerts().items():
+        expr = rule["expr"]
+        for process in re.findall(r'process="([^"]+)"', expr):
+            assert process in METRICS_PORTS, (name, process)
+        for outcome in re.findall(r'outcome="([^"]+)"', expr):
+            assert outcome in typing.get_args(Outcome), (name, outcome)
+        services = re.findall(r'service="([^"]+)"', expr)
+        for event_type in re.findall(r'event_type="([^"]+)"', expr):
+            assert event_type in ALL_EVENTS, (name, event_type)
+            (service,) = services
+            source = "\n".join(
+                p.read_text() for p in (REPO / "services" / service / "src").rglob("*.py")
+            )
+            assert re.search(rf"\b{event_type}\b", source), f"{service} never handles {event_type}"
+
+
+def test_every_mining_and_ledger_alert_has_a_firing_and_a_quiet_promtool_case() -> None:
+    tests = load_yaml(ALERT_TESTS)["tests"]
+    fired, quiet = set(), set()
+    for case in tests:
+        for check in case.get("alert_rule_test", []):
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+    alerts = set(mining_ledger_alerts())
+    assert not alerts - fired, f"no promtool case where these fire: {alerts - fired}"
+    assert not alerts - quiet, f"no promtool case where these stay quiet: {alerts - quiet}"
+
+
+def test_mining_and_ledger_log_alerts_match_lines_the_services_write() -> None:
+    """Each Loki rule of the two services searches for an event name its code logs, at the level
+    the rule selects (a renamed log event would silently never fire)."""
+    for group, service in (("scifikpi-ledger-logs", "ledger"), ("scifikpi-mining-logs", "mining")):
+        source = "\n".join(
+            p.read_text() for p in (REPO / "services" / service / "src").rglob("*.py")
+        )
+        rules_ = group_rules(LOKI_RULES, group)
+        assert rules_, group
+        for rule in rules_:
+            (event,) = re.findall(r'\|= "([a-z_]+)"', rule["expr"])
+            calls = re.findall(rf'log\.(\w+)\(\s*"{event}"', source)
+            assert calls, f"{rule['alert']}: {service} never logs {event}"
+            (selector,) = stream_selectors(rule["expr"])
+            assert selector["service"] == service
+            levels = set(selector["level"].split("|"))
+            logged = {"error" if c == "exception" else c for c in calls}
+            assert logged <= levels, (rule["alert"], logged, levels)
+            assert rule["annotations"]["runbook"].startswith(f"docs/runbooks/{service}.md#")
+
+
 # --- scrape configs -----------------------------------------------------------------------------
 
 
@@ -281,7 +372,9 @@ def test_compose_scrape_targets_are_the_compose_processes(compose: dict[str, Any
         "payments-worker",
         "payments-relay",
         "payments-scheduler",
-    }
+        "mining-api",
+        "ledger-api",
+    } | set(METRICS_PORTS)
     for target, process in targets.items():
         host, port = target.split(":")
         assert host == process and host in compose["services"]
@@ -424,7 +517,7 @@ def test_dashboard_shows_red_outbox_and_consumer_metrics(known_metrics: set[str]
     for expr in dashboard_exprs("prometheus"):
         names = promql_metric_names(expr)
         assert names, expr
-        assert names <= known_metrics, names - known_metrics
+        assert names <= known_metrics | PROMETHEUS_SYNTHETIC, names - known_metrics
         used |= names
     assert {
         "http_requests_total",
@@ -436,6 +529,11 @@ def test_dashboard_shows_red_outbox_and_consumer_metrics(known_metrics: set[str]
         "consumer_lag_messages",
         "dlq_messages_total",
     } <= used
+    # Mining and ledger: what each consumed, rejected accelerations, their processes.
+    exprs = " ".join(dashboard_exprs("prometheus"))
+    for needle in ('events_consumed_total{service="ledger"}', 'events_consumed_total{service="mining"}',
+                   'event_type="AccelerationRejected"', 'up{process=~"(mining|ledger)-'):  # fmt: skip
+        assert needle in exprs, needle
     # Payment outcomes, webhooks, provider calls, stuck payments and refunds have panels.
     assert {
         "payments_outcomes_total",

@@ -26,7 +26,19 @@ CREATE SCHEMA payments AUTHORIZATION payments;
 ALTER ROLE payments SET search_path = payments;
 DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO payments', current_database()); END $$;
 
--- Next service (mining, ledger, nft): copy the four lines above with its name.
+-- mining ----------------------------------------------------------------------------------------
+CREATE ROLE mining LOGIN PASSWORD 'mining';
+CREATE SCHEMA mining AUTHORIZATION mining;
+ALTER ROLE mining SET search_path = mining;
+DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO mining', current_database()); END $$;
+
+-- ledger ----------------------------------------------------------------------------------------
+CREATE ROLE ledger LOGIN PASSWORD 'ledger';
+CREATE SCHEMA ledger AUTHORIZATION ledger;
+ALTER ROLE ledger SET search_path = ledger;
+DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO ledger', current_database()); END $$;
+
+-- Next service (nft): copy the four lines above with its name.
 --
 -- A data directory initialised before a service was added never re-runs this file: add the
 -- service's four lines by hand (`docker compose exec postgres psql -U postgres -d scifikpi`), or

@@ -125,7 +125,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{/*
 The service's plain configuration (a YAML map): its ConfigMap, and the migrations Job's inline
 env (a pre-install hook runs before the ConfigMap exists). Names follow the pydantic-settings
-variables: shared ones unprefixed, the service's own with its prefix.
+variables: shared ones unprefixed, the service's own with its prefix. Order: global.env, then the
+global.sharedEnv groups the service lists, then its own env (a later key wins).
 */}}
 {{- define "scifikpi.configData" -}}
 {{- $root := .root -}}
@@ -155,6 +156,14 @@ OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- range $k, $v := $g.env }}
 {{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- range $group := .svc.sharedEnv }}
+{{- if not (hasKey (default dict $g.sharedEnv) $group) }}
+{{- fail (printf "services.%s.sharedEnv names %s, which global.sharedEnv does not define" $.name $group) }}
+{{- end }}
+{{- range $k, $v := index $g.sharedEnv $group }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
 {{- end }}
 {{- range $k, $v := .svc.env }}
 {{ $k }}: {{ $v | toString | quote }}

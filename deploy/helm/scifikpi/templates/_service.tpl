@@ -623,13 +623,20 @@ spec:
     matchLabels:
       {{- include "scifikpi.selectorLabels" . | nindent 6 }}
   podMetricsEndpoints:
-    # API pods name their port "http", worker and relay pods "metrics"; each pod matches one.
-    - port: http
+    # API pods name their port "http", worker, relay and scheduler pods "metrics"; each pod
+    # matches one. `process` (<service>-<component>, e.g. ledger-scheduler) as in the compose and
+    # annotation-based scrape configs: the alerts on a missing scheduler select it.
+    {{- range $port := list "http" "metrics" }}
+    - port: {{ $port }}
       path: /metrics
       interval: {{ $pm.interval }}
-    - port: metrics
-      path: /metrics
-      interval: {{ $pm.interval }}
+      relabelings:
+        - sourceLabels:
+            - __meta_kubernetes_pod_label_app_kubernetes_io_name
+            - __meta_kubernetes_pod_label_app_kubernetes_io_component
+          separator: "-"
+          targetLabel: process
+    {{- end }}
 {{- end }}
 {{- end }}
 

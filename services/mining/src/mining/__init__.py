@@ -1,0 +1,1 @@
+"""SciFiKPI mining service: timed sessions, paid acceleration, forecast."""

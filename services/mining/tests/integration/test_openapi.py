@@ -1,0 +1,42 @@
+"""The published contract: every route documented with its problems and response models."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    expected = {
+        ("/mining/start", "post"): {"201", "401", "403", "409"},
+        ("/mining/status", "get"): {"200", "401"},
+        ("/mining/sessions", "get"): {"200", "401", "422"},
+        ("/mining/acceleration/quote", "post"): {"201", "401", "422"},
+        ("/mining/forecast", "get"): {"200", "401", "422"},
+    }
+    user_routes = {p for p in paths if p.startswith("/mining")}
+    assert user_routes == {path for path, _ in expected}
+    for (path, method), statuses in expected.items():
+        operation = paths[path][method]
+        assert operation.get("description"), f"{method} {path} has no docstring"
+        assert operation.get("security"), f"{method} {path} needs a bearer token"
+        assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                assert "application/problem+json" in response["content"], (path, status)
+            else:
+                assert "$ref" in str(response["content"]["application/json"]["schema"]), path
+    quote_422 = paths["/mining/acceleration/quote"]["post"]["responses"]["422"]["description"]
+    assert "session has left" in quote_422 and "running mining session" in quote_422
+    components = schema["components"]["schemas"]
+    assert {"SessionOut", "IdleOut", "SessionPage", "QuoteOut", "ForecastOut", "Problem"} <= set(
+        components
+    )
+    assert components["QuoteIn"].get("additionalProperties") is False
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json()["checks"]["database"] == "ok"
+    assert "http_requests_total" in (await client.get("/metrics")).text
