@@ -7,7 +7,9 @@ Postgres from `DATABASE_URL` / 127.0.0.1:5432 / embedded, the broker from
 `KAFKA_BOOTSTRAP_SERVERS` or Tansu, the provider stand-ins (localstripe, the YooKassa fake),
 migrations, then every service process. The payments scheduler of that stack reconciles after a
 few seconds (`E2E_STACK_ENV`), so the lost-webhook test does not wait a minute. With an external
-stack the stand-ins are at `E2E_LOCALSTRIPE_URL` / `E2E_YOOKASSA_URL` (default: 8420 / 8421).
+stack the stand-ins are at `E2E_LOCALSTRIPE_URL` / `E2E_YOOKASSA_URL` (default: 8420 / 8421) and
+its database, for `ledger-admin check`, at `E2E_DATABASE_URL`. Mining sessions of the started
+stack last a minute.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ E2E_STACK_ENV = {
     "PAYMENTS_RECONCILE_MIN_AGE_S": "4",
     "PAYMENTS_RECONCILE_INTERVAL_S": "1",
     "PAYMENTS_RECONCILE_BACKOFF_MAX_S": "2",
+    # one-minute mining sessions: an acceleration finishes one in seconds, the scheduler soon
+    "MINING_SESSION_DURATION_S": "60",
+    "MINING_COMPLETE_INTERVAL_S": "0.5",
 }
 
 
@@ -49,6 +54,8 @@ class E2E:
     log_path: str | None = None
     localstripe_url: str | None = None
     yookassa_url: str | None = None
+    #: the stack's database, for ops commands such as `ledger-admin check`
+    database_url: str | None = None
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +70,7 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
             kafka,
             localstripe_url=os.environ.get("E2E_LOCALSTRIPE_URL", "http://127.0.0.1:8420"),
             yookassa_url=os.environ.get("E2E_YOOKASSA_URL", "http://127.0.0.1:8421"),
+            database_url=os.environ.get("E2E_DATABASE_URL"),
         )
         return
     from scifikpi_tools.stack import LocalStack
@@ -75,6 +83,7 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
             str(stack.data_dir / "stack.log"),
             localstripe_url=stack.localstripe_url,
             yookassa_url=stack.yookassa_url,
+            database_url=stack.database_url,
         )
 
 

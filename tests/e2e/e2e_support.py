@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
+
 API = "/api/v1"
 PASSWORD = "Orbital-Kestrel-4821"  # noqa: S105 - a test account's password
 
@@ -61,3 +63,99 @@ async def eventually(
 
 def idempotency_key() -> str:
     return str(uuid.uuid4())
+
+
+# --- accounts and payments through the gateway ------------------------------------------------
+
+FINAL = {"succeeded", "failed", "canceled", "refunded"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(
+    api: httpx.AsyncClient, *, amount_minor: int = 1000, currency: str = "USD"
+) -> dict[str, Any]:
+    response = await api.post(
+        "/auth/register",
+        json=individual(new_email("pay"), amount_minor=amount_minor, currency=currency),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["user"]["status"] == "pending_payment"
+    return body
+
+
+async def create_payment(
+    api: httpx.AsyncClient,
+    token: str,
+    *,
+    provider: str,
+    amount_minor: int,
+    currency: str,
+    purpose: str = "registration",
+    key: str | None = None,
+    path: str = "/payments",
+    quote_id: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "provider": provider,
+    }
+    if path == "/payments":
+        body["purpose"] = purpose
+    if quote_id is not None:
+        body["quote_id"] = quote_id
+    response = await api.post(
+        path, json=body, headers={**bearer(token), "Idempotency-Key": key or idempotency_key()}
+    )
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["provider"] == provider
+    assert payment["amount_minor"] == amount_minor and payment["currency"] == currency
+    assert payment["status"] in {"created", "pending"}, payment
+    assert payment["provider_payment_id"], payment
+    return payment
+
+
+async def wait_active(api: httpx.AsyncClient, token: str, timeout_s: float = 30.0) -> dict:
+    async def probe() -> dict | None:
+        me = await api.get("/auth/me", headers=bearer(token))
+        assert me.status_code == 200, me.text
+        return me.json() if me.json()["status"] == "active" else None
+
+    return await eventually(probe, timeout_s=timeout_s, what="account active")
+
+
+async def wait_payment(
+    api: httpx.AsyncClient, token: str, payment_id: str, timeout_s: float = 30.0
+) -> dict[str, Any]:
+    async def probe() -> dict | None:
+        response = await api.get(f"/payments/{payment_id}", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return response.json() if response.json()["status"] in FINAL else None
+
+    return await eventually(probe, timeout_s=timeout_s, what=f"payment {payment_id} final")
+
+
+async def active_user(
+    api: httpx.AsyncClient, localstripe_url: str, *, deposit_minor: int = 1000
+) -> dict[str, Any]:
+    """Register, pay the USD deposit at localstripe, wait for activation, refresh the session
+    (the new access token says `active`). Returns the refreshed session with `user`."""
+    from scifikpi_tools.standins.pay import pay_stripe
+
+    session = await register(api, amount_minor=deposit_minor)
+    payment = await create_payment(
+        api, session["access_token"], provider="stripe", amount_minor=deposit_minor,
+        currency="USD",
+    )  # fmt: skip
+    assert pay_stripe(localstripe_url, payment["provider_payment_id"])["status"] == "succeeded"
+    await wait_active(api, session["access_token"])
+    refreshed = await api.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    body = refreshed.json()
+    assert body["user"]["status"] == "active", body
+    return {**body, "registration_payment_id": payment["id"]}

@@ -15,7 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import eventually, idempotency_key, individual, new_email
+from e2e_support import (
+    bearer,
+    create_payment,
+    eventually,
+    idempotency_key,
+    register,
+    wait_active,
+    wait_payment,
+)
 from scifikpi_tools.standins.pay import pay_stripe
 from scifikpi_tools.standins.yookassa import ControlClient
 
@@ -23,74 +31,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 #: RUB 1,000.00: above USD 10.00 at the default FX rate (0.0125 USD per RUB)
 RUB_DEPOSIT_MINOR = 100_000
-FINAL = {"succeeded", "failed", "canceled", "refunded"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def register(
-    api: httpx.AsyncClient, *, amount_minor: int = 1000, currency: str = "USD"
-) -> dict[str, Any]:
-    response = await api.post(
-        "/auth/register",
-        json=individual(new_email("pay"), amount_minor=amount_minor, currency=currency),
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    assert body["user"]["status"] == "pending_payment"
-    return body
-
-
-async def create_payment(
-    api: httpx.AsyncClient,
-    token: str,
-    *,
-    provider: str,
-    amount_minor: int,
-    currency: str,
-    purpose: str = "registration",
-    key: str | None = None,
-    path: str = "/payments",
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "amount_minor": amount_minor,
-        "currency": currency,
-        "provider": provider,
-    }
-    if path == "/payments":
-        body["purpose"] = purpose
-    response = await api.post(
-        path, json=body, headers={**bearer(token), "Idempotency-Key": key or idempotency_key()}
-    )
-    assert response.status_code == 201, response.text
-    payment = response.json()
-    assert payment["provider"] == provider
-    assert payment["amount_minor"] == amount_minor and payment["currency"] == currency
-    assert payment["status"] in {"created", "pending"}, payment
-    assert payment["provider_payment_id"], payment
-    return payment
-
-
-async def wait_active(api: httpx.AsyncClient, token: str, timeout_s: float = 30.0) -> dict:
-    async def probe() -> dict | None:
-        me = await api.get("/auth/me", headers=bearer(token))
-        assert me.status_code == 200, me.text
-        return me.json() if me.json()["status"] == "active" else None
-
-    return await eventually(probe, timeout_s=timeout_s, what="account active")
-
-
-async def wait_payment(
-    api: httpx.AsyncClient, token: str, payment_id: str, timeout_s: float = 30.0
-) -> dict[str, Any]:
-    async def probe() -> dict | None:
-        response = await api.get(f"/payments/{payment_id}", headers=bearer(token))
-        assert response.status_code == 200, response.text
-        return response.json() if response.json()["status"] in FINAL else None
-
-    return await eventually(probe, timeout_s=timeout_s, what=f"payment {payment_id} final")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from scifikpi_tools.standins import (
 from scifikpi_tools.testing import shifted_ports_base
 
 
-def test_the_table_holds_auth_payments_and_the_gateway() -> None:
+def test_the_table_holds_every_service_and_the_gateway_last() -> None:
     names = [p.name for s in SERVICES for p in s.process_list()]
     assert names == [
         "auth-api",
@@ -26,6 +26,14 @@ def test_the_table_holds_auth_payments_and_the_gateway() -> None:
         "payments-worker",
         "payments-relay",
         "payments-scheduler",
+        "mining-api",
+        "mining-worker",
+        "mining-relay",
+        "mining-scheduler",
+        "ledger-api",
+        "ledger-worker",
+        "ledger-relay",
+        "ledger-scheduler",
         "gateway-api",
     ]
     ports = {p.name: p.metrics_port for s in SERVICES for p in s.process_list()}
@@ -37,6 +45,14 @@ def test_the_table_holds_auth_payments_and_the_gateway() -> None:
         "payments-worker": 9102,
         "payments-relay": 9112,
         "payments-scheduler": 9122,
+        "mining-api": None,
+        "mining-worker": 9103,
+        "mining-relay": 9113,
+        "mining-scheduler": 9123,
+        "ledger-api": None,
+        "ledger-worker": 9104,
+        "ledger-relay": 9114,
+        "ledger-scheduler": 9124,
         "gateway-api": None,
     }
     gateway = next(s for s in SERVICES if s.is_gateway)
@@ -71,6 +87,14 @@ def test_ports_shift_together(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None
         "payments-worker": base + 1102,
         "payments-relay": base + 1112,
         "payments-scheduler": base + 1122,
+        "mining-api": base + 3,
+        "mining-worker": base + 1103,
+        "mining-relay": base + 1113,
+        "mining-scheduler": base + 1123,
+        "ledger-api": base + 4,
+        "ledger-worker": base + 1104,
+        "ledger-relay": base + 1114,
+        "ledger-scheduler": base + 1124,
         "gateway-api": base,
         "localstripe": base + 420,
         "yookassa": base + 421,
@@ -117,6 +141,10 @@ def test_each_process_gets_its_environment(tmp_path, monkeypatch: pytest.MonkeyP
     assert scheduler["PAYMENTS_YOOKASSA_API_BASE"] == payments["PAYMENTS_YOOKASSA_API_BASE"]
     assert "PAYMENTS_STRIPE_API_BASE" not in api  # only payments talks to providers
     assert gateway["GATEWAY_UPSTREAM_URLS__PAYMENTS"] == stack.url("payments")
+    assert gateway["GATEWAY_UPSTREAM_URLS__LEDGER"] == stack.url("ledger")
+    assert gateway["GATEWAY_UPSTREAM_URLS__MINING"] == stack.url("mining")
+    ledger_sweeper = stack.env_for(procs["ledger-scheduler"])
+    assert ledger_sweeper["LEDGER_METRICS_PORT"] == str(stack.ports["ledger-scheduler"])
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     assert stack.env_for(procs["gateway-api"])["REDIS_URL"] == "redis://127.0.0.1:6379/0"
@@ -155,7 +183,10 @@ def test_standins_start_with_the_webhooks_of_the_gateway(tmp_path, monkeypatch) 
 
 def test_port_offsets_cover_every_fixed_port() -> None:
     offsets = port_offsets()
-    assert {0, 1, 2, 420, 421, 1092, 1101, 1111, 1102, 1112, 1122} == set(offsets)
+    assert {
+        *(0, 1, 2, 3, 4, 420, 421, 1092),
+        *(1101, 1111, 1102, 1112, 1122, 1103, 1113, 1123, 1104, 1114, 1124),
+    } == set(offsets)
 
 
 def test_test_stacks_raise_the_gateway_rate_limits(tmp_path) -> None:

@@ -28,6 +28,27 @@ def test_route_table_matches_exact_and_templated_paths() -> None:
     assert table.match("GET", "/api/v1/auth/../internal").route is None
 
 
+def test_cabinet_routes_reach_their_owners() -> None:
+    """/balance (ledger) and /balance/topup (payments) share a prefix but not an owner."""
+    table = RouteTable(ROUTES)
+    owner = {
+        ("GET", "/balance"): "ledger",
+        ("POST", "/balance/topup"): "payments",
+        ("GET", "/history"): "ledger",
+        ("GET", "/admin/ledger/check"): "ledger",
+        ("POST", "/mining/start"): "mining",
+        ("GET", "/mining/status"): "mining",
+        ("GET", "/mining/sessions"): "mining",
+        ("POST", "/mining/acceleration/quote"): "mining",
+        ("GET", "/mining/forecast"): "mining",
+    }
+    for (method, path), service in owner.items():
+        assert table.match(method, "/api/v1" + path).route.service == service, path
+    assert table.match("GET", "/api/v1/admin/ledger/check").route.access == "admin"
+    assert table.match("POST", "/api/v1/balance").allowed == {"GET"}
+    assert table.match("POST", "/api/v1/mining/status").allowed == {"GET"}
+
+
 def test_routes_must_name_known_upstreams() -> None:
     from gateway.app import GatewayApp
     from gateway.settings import GatewaySettings

@@ -71,6 +71,8 @@ class Route:
 UPSTREAMS: tuple[Upstream, ...] = (
     Upstream("auth", "http://127.0.0.1:8001"),
     Upstream("payments", "http://127.0.0.1:8002"),
+    Upstream("mining", "http://127.0.0.1:8003"),
+    Upstream("ledger", "http://127.0.0.1:8004"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -87,6 +89,14 @@ ROUTES: tuple[Route, ...] = (
     Route("payments", "POST", "/payments/webhooks/yoomoney", PUBLIC, WEBHOOK_GROUP),
     Route("payments", "POST", "/balance/topup", USER),
     Route("payments", "POST", "/admin/payments/{payment_id}/refund", ADMIN),
+    Route("mining", "POST", "/mining/start", USER),
+    Route("mining", "GET", "/mining/status", USER),
+    Route("mining", "GET", "/mining/sessions", USER),
+    Route("mining", "POST", "/mining/acceleration/quote", USER),
+    Route("mining", "GET", "/mining/forecast", USER),
+    Route("ledger", "GET", "/balance", USER),
+    Route("ledger", "GET", "/history", USER),
+    Route("ledger", "GET", "/admin/ledger/check", ADMIN),
 )
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")

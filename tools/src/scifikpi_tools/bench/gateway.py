@@ -87,9 +87,17 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def run_wrk(url: str, *, duration_s: int, connections: int, threads: int) -> Result:
+def run_wrk(
+    url: str,
+    *,
+    duration_s: int,
+    connections: int,
+    threads: int,
+    headers: dict[str, str] | None = None,
+) -> Result:
+    extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     out = subprocess.run(  # noqa: S603
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", url],  # noqa: S607
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", *extra, url],  # noqa: S607
         capture_output=True,
         text=True,
         check=True,

@@ -1,0 +1,215 @@
+"""Cabinet benchmark on the whole local stack: the acceleration chain's latency and the
+throughput of `GET /mining/status` through the gateway.
+
+    uv run python -m scifikpi_tools.bench.cabinet [--rate 20] [--duration 10] [--json]
+
+It starts the stack as the e2e tests do (every service process, Tansu or KAFKA_BOOTSTRAP_SERVERS,
+a fresh database on DATABASE_URL / 127.0.0.1:5432 / embedded Postgres). Users register through the
+gateway; their deposits and accelerations enter the chain where payments' relay would put them: a
+`PaymentSucceeded` envelope on `payments.payment.v1` (the provider leg is measured by the payments
+bench). Each flow's latency runs from that publish to the moment `GET /api/v1/balance` through
+the gateway shows the session's points, i.e. PaymentSucceeded → mining (MiningAccelerated +
+MiningCompleted) → relay → ledger (PointsCredited) → readable; flows start open-loop at `--rate`
+per second. Then `wrk` drives `GET /api/v1/mining/status` (reads only) for one user with a
+running session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from scifikpi_common.clock import utcnow
+from scifikpi_common.events import Envelope, PaymentSucceeded
+
+from scifikpi_tools.bench.gateway import run_wrk
+from scifikpi_tools.bench.support import percentile
+from scifikpi_tools.stack import LocalStack
+
+API = "/api/v1"
+PASSWORD = "Orbital-Kestrel-4821"  # noqa: S105 - a benchmark account's password
+TARGET_P99_MS = 500.0
+STACK_ENV = {"MINING_SESSION_DURATION_S": "3600"}
+
+
+class Bench:
+    def __init__(self, client: httpx.AsyncClient, producer: AIOKafkaProducer) -> None:
+        self.client, self.producer = client, producer
+
+    async def publish(self, event: PaymentSucceeded) -> None:
+        envelope = Envelope.wrap(event, producer="payments")
+        await self.producer.send_and_wait(
+            event.TOPIC, envelope.to_bytes(), key=envelope.key.encode()
+        )
+
+    async def paid(self, user_id: uuid.UUID, purpose: str, amount: int, **extra: Any) -> None:
+        await self.publish(
+            PaymentSucceeded(
+                user_id=user_id, payment_id=uuid.uuid4(), purpose=purpose, provider="stripe",
+                amount_minor=amount, currency="USD", succeeded_at=utcnow(), **extra,
+            )
+        )  # fmt: skip
+
+    async def active_user(self) -> tuple[uuid.UUID, str]:
+        """Register, deposit USD 10.00 (PaymentSucceeded), wait for activation; (id, token)."""
+        email = f"bench.{uuid.uuid4().hex[:12]}@example.com"
+        r = await self.client.post(
+            f"{API}/auth/register",
+            json={
+                "account_type": "individual", "email": email, "password": PASSWORD,
+                "country": "US", "full_name": "Bench User",
+                "initial_deposit": {"amount_minor": 1000, "currency": "USD"},
+            },
+        )  # fmt: skip
+        r.raise_for_status()
+        body = r.json()
+        user_id = uuid.UUID(body["user"]["id"])
+        await self.paid(user_id, "registration", 1000)
+        refresh = body["refresh_token"]
+        for _ in range(600):
+            r = await self.client.post(f"{API}/auth/refresh", json={"refresh_token": refresh})
+            r.raise_for_status()
+            body = r.json()
+            refresh = body["refresh_token"]
+            if body["user"]["status"] == "active":
+                return user_id, body["access_token"]
+            await asyncio.sleep(0.05)
+        raise RuntimeError("account never activated")
+
+    async def started_with_quote(self, token: str) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"}
+        r = await self.client.post(f"{API}/mining/start", headers=headers)
+        r.raise_for_status()
+        session = r.json()
+        r = await self.client.post(
+            f"{API}/mining/acceleration/quote", json={"seconds": session["duration_s"]},
+            headers=headers,
+        )  # fmt: skip
+        if r.status_code == 422:  # a second has passed: quote what remains
+            remaining = (await self.client.get(f"{API}/mining/status", headers=headers)).json()
+            r = await self.client.post(
+                f"{API}/mining/acceleration/quote", json={"seconds": remaining["remaining_s"]},
+                headers=headers,
+            )  # fmt: skip
+        r.raise_for_status()
+        return {**r.json(), "target_points": session["target_points"]}
+
+    async def flow(self, user_id: uuid.UUID, token: str, quote: dict[str, Any]) -> float:
+        """Publish the paying PaymentSucceeded; ms until /balance shows the session's points."""
+        headers = {"Authorization": f"Bearer {token}"}
+        started = time.perf_counter()
+        await self.paid(
+            user_id, "acceleration", quote["price_minor"], quote_id=uuid.UUID(quote["quote_id"])
+        )
+        deadline = started + 30
+        while time.perf_counter() < deadline:
+            r = await self.client.get(f"{API}/balance", headers=headers)
+            if r.status_code == 200 and r.json()["points"]["available"] == quote["target_points"]:
+                return (time.perf_counter() - started) * 1000
+            await asyncio.sleep(0.005)
+        raise RuntimeError(f"no credit within 30 s for {user_id}")
+
+
+async def _prepare(bench: Bench, n: int, concurrency: int = 8) -> list[tuple[Any, ...]]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> tuple[Any, ...]:
+        async with gate:
+            user_id, token = await bench.active_user()
+            return user_id, token, await bench.started_with_quote(token)
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def _chain(bench: Bench, users: list[tuple[Any, ...]], rate: float) -> list[float]:
+    async def at(delay: float, user: tuple[Any, ...]) -> float:
+        await asyncio.sleep(delay)
+        return await bench.flow(*user)
+
+    return sorted(await asyncio.gather(*(at(i / rate, u) for i, u in enumerate(users))))
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    n = int(args.rate * args.duration)
+    with tempfile.TemporaryDirectory(prefix="bench-cabinet-") as tmp:
+        stack = LocalStack.for_tests(Path(tmp), extra_env=STACK_ENV)
+        async with stack:
+            producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers)
+            await producer.start()
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+            try:
+                async with httpx.AsyncClient(
+                    base_url=stack.gateway_url, timeout=30, limits=limits
+                ) as client:
+                    bench = Bench(client, producer)
+                    print(f"preparing {n + 5} users (register, deposit, start, quote)...")
+                    users = await _prepare(bench, n + 5)
+                    await _chain(bench, users[:5], args.rate)  # warm-up
+                    latencies = await _chain(bench, users[5:], args.rate)
+                    _, reader_token = await bench.active_user()
+                    await bench.started_with_quote(reader_token)
+            finally:
+                await producer.stop()
+            status = None
+            if shutil.which("wrk"):
+                url = f"{stack.gateway_url}{API}/mining/status"
+                auth = {"Authorization": f"Bearer {reader_token}"}
+                run_wrk(url, duration_s=2, connections=args.connections, threads=1, headers=auth)
+                status = run_wrk(
+                    url, duration_s=args.duration, connections=args.connections, threads=1,
+                    headers=auth,
+                )  # fmt: skip
+    return {
+        "chain": {
+            "flows": len(latencies), "rate_per_s": args.rate,
+            "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+            "max_ms": latencies[-1], "target_p99_ms": TARGET_P99_MS,
+        },
+        "mining_status": None if status is None else {
+            "rps": status.rps, "p50_ms": status.p50_ms, "p99_ms": status.p99_ms,
+            "errors": status.errors, "connections": args.connections,
+        },
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=20.0, help="acceleration flows per second")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of flows / of wrk")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    c = result["chain"]
+    print(
+        f"acceleration chain (PaymentSucceeded -> points in GET /balance), {c['flows']} flows at "
+        f"{c['rate_per_s']:g}/s:\n  p50 {c['p50_ms']:.1f} ms  p99 {c['p99_ms']:.1f} ms  max "
+        f"{c['max_ms']:.1f} ms  (target p99 < {TARGET_P99_MS:.0f} ms: "
+        f"{'met' if c['p99_ms'] < TARGET_P99_MS else 'NOT met'})"
+    )
+    s = result["mining_status"]
+    if s is None:
+        print("GET /mining/status: wrk is not installed (apt-get install wrk); skipped")
+    else:
+        print(
+            f"GET /api/v1/mining/status through the gateway, wrk -c{s['connections']}:\n"
+            f"  {s['rps']:,.0f} req/s  p50 {s['p50_ms']:.2f} ms  p99 {s['p99_ms']:.2f} ms  "
+            f"errors {s['errors']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
