@@ -1,10 +1,14 @@
-"""Ledger posting benchmark: transfers per second through the service's own posting path
-(`ledger.handlers.credit_mining`: account lookup, idempotent insert, guarded updates, outbox
-event), one transfer per transaction and batched (one transaction per batch, as a consumed batch
-would be), next to `pgbench -N` on the same database in the same run.
+"""Ledger posting benchmark: `MiningCompleted` credits per second through the service's own
+posting paths, next to `pgbench -N` on the same database in the same run:
+
+- single: `ledger.handlers.credit_mining`, one transfer per transaction (one `post_transfer`
+  call + one outbox statement + commit), `--concurrency` workers;
+- batched: `ledger.handlers.credit_mining_batch`, one transaction per `--batch` events (one
+  `credit_batch` call + one bulk outbox statement + commit), `--batch-concurrency` workers;
+- pgbench: `pgbench -N` (simple update, no branch/teller hot rows), `--concurrency` clients.
 
     uv run python services/ledger/benchmarks/postings.py [--duration 10] [--concurrency 16]
-        [--batch 100] [--users 10000] [--json]
+        [--batch 500] [--batch-concurrency 4] [--users 10000] [--repeat 1] [--json]
 
 Needs a reachable Postgres (DATABASE_URL, else 127.0.0.1:5432); creates a fresh database,
 migrates it and drops it afterwards. Every credit goes from the one `mining_issuance` account (the
@@ -47,7 +51,9 @@ def _event(users: list[uuid.UUID]) -> MiningCompleted:
 
 
 async def _run(factory: UnitOfWorkFactory, users: list[uuid.UUID], *, duration: float,
-               concurrency: int, batch: int) -> float:  # fmt: skip
+               concurrency: int, batch: int | None) -> tuple[float, float]:  # fmt: skip
+    """(postings per second, the benchmark process's CPU use in cores); `batch=None` is the
+    single path (one transfer per transaction)."""
     done = 0
     deadline = time.perf_counter() + duration
 
@@ -55,14 +61,17 @@ async def _run(factory: UnitOfWorkFactory, users: list[uuid.UUID], *, duration: 
         nonlocal done
         while time.perf_counter() < deadline:
             async with factory() as uow:
-                for _ in range(batch):
+                if batch is None:
                     await handlers.credit_mining(uow, _event(users))
+                else:
+                    await handlers.credit_mining_batch(uow, [_event(users) for _ in range(batch)])
                 await uow.commit()
-            done += batch
+            done += batch or 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    wall = time.perf_counter() - started
+    return done / wall, (time.process_time() - cpu) / wall
 
 
 def _pgbench(url: str, duration: int, concurrency: int) -> float | None:
@@ -91,42 +100,86 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         users = [uuid.uuid4() for _ in range(args.users)]
         try:
             # warm up: create the accounts so the timed runs measure postings
-            async with factory() as uow:
-                for user in users:
-                    await handlers.credit_mining(uow, _event([user]))
-                await uow.commit()
-            single = await _run(factory, users, duration=args.duration,
-                                concurrency=args.concurrency, batch=1)  # fmt: skip
-            batched = await _run(factory, users, duration=args.duration,
-                                 concurrency=args.concurrency, batch=args.batch)  # fmt: skip
+            for i in range(0, len(users), 1000):
+                async with factory() as uow:
+                    await handlers.credit_mining_batch(
+                        uow, [_event([u]) for u in users[i : i + 1000]]
+                    )
+                    await uow.commit()
+            runs = []
+            for _ in range(args.repeat):
+                single, single_cpu = await _run(factory, users, duration=args.duration,
+                                    concurrency=args.concurrency, batch=None)  # fmt: skip
+                batched, batched_cpu = await _run(
+                    factory, users, duration=args.duration, concurrency=args.batch_concurrency,
+                    batch=args.batch,
+                )  # fmt: skip
+                pgbench = await asyncio.to_thread(
+                    _pgbench, url, int(args.duration), args.concurrency
+                )
+                runs.append(
+                    {
+                        "single_per_s": round(single),
+                        "batched_per_s": round(batched),
+                        "client_cpu_single": round(single_cpu, 2),
+                        "client_cpu_batched": round(batched_cpu, 2),
+                        "pgbench_N_tps": round(pgbench) if pgbench else None,
+                    }
+                )
+                if not args.json:
+                    print(f"run {len(runs)}: {runs[-1]}", flush=True)
+            started = time.perf_counter()
             async with factory() as uow:
                 report = await check(uow.session)
+            check_s = time.perf_counter() - started
         finally:
             await engine.dispose()
-        pgbench = await asyncio.to_thread(_pgbench, url, int(args.duration), args.concurrency)
     finally:
         await drop_database(server, name)
     return {
-        "ledger_postings_per_s_single": round(single),
-        f"ledger_postings_per_s_batched_{args.batch}": round(batched),
-        "pgbench_N_tps": round(pgbench) if pgbench else None,
+        "runs": runs,
         "invariants_ok": report.ok,
-        "concurrency": args.concurrency,
+        "problems": report.problems[:5],
+        "transfers": report.transfers,
+        "check_s": round(check_s, 1),
+        "concurrency_single": args.concurrency,
+        "concurrency_batched": args.batch_concurrency,
+        "batch": args.batch,
+        "users": args.users,
         "duration_s": args.duration,
+        "cpus": os.cpu_count(),
     }
+
+
+def _table(result: dict[str, Any]) -> str:
+    single = f"single (1/txn, c={result['concurrency_single']})"
+    batched = f"batched ({result['batch']}/txn, c={result['concurrency_batched']})"
+    pgbench = f"pgbench -N (c={result['concurrency_single']})"
+    head = f"{'run':>3}  {single:>24}  {batched:>26}  {pgbench:>20}  client CPU (cores)"
+    lines = [head, "-" * len(head)]
+    for i, run in enumerate(result["runs"], 1):
+        lines.append(
+            f"{i:>3}  {run['single_per_s']:>22,}/s  {run['batched_per_s']:>24,}/s  "
+            f"{run['pgbench_N_tps'] or 0:>16,} tps  "
+            f"{run['client_cpu_single']:.2f} single / {run['client_cpu_batched']:.2f} batched"
+        )
+    lines.append(
+        f"invariants_ok={result['invariants_ok']} transfers={result['transfers']:,} "
+        f"(ledger-admin check took {result['check_s']} s) "
+        f"users={result['users']:,} duration={result['duration_s']}s cpus={result['cpus']}"
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch-concurrency", type=int, default=4)
     parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     ns = parser.parse_args()
     result = asyncio.run(main(ns))
-    if ns.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:36} {value}")
+    print(json.dumps(result) if ns.json else _table(result))

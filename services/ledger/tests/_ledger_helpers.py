@@ -85,7 +85,7 @@ async def snapshot(engine: AsyncEngine) -> tuple[Any, ...]:
             await conn.execute(
                 text(
                     "SELECT kind, user_id, posted_debits, posted_credits, pending_debits,"
-                    " pending_credits FROM ledger.accounts ORDER BY kind, user_id"
+                    " pending_credits FROM ledger.account_balances ORDER BY kind, user_id"
                 )
             )
         ).all()

@@ -4,6 +4,9 @@
 2. every account's stored columns equal the recomputation from the journal;
 3. no user account is below zero (available = posted − pending debits);
 4. no hold is resolved twice; every transfer moves one asset.
+
+A balance is read from the view `account_balances`: the account row plus the sum of its slots
+(`account_slots`, where system accounts accumulate their movements; user accounts have none).
 """
 
 from __future__ import annotations
@@ -17,32 +20,49 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _SUMS = """
 SELECT asset, sum(posted_credits - posted_debits) AS posted,
        sum(pending_credits - pending_debits) AS pending
-  FROM accounts GROUP BY asset
+  FROM account_balances GROUP BY asset
 """
 
+# One pass over the journal (GROUP BY), not one scan per account: linear in the journal size.
 _RECOMPUTE = """
 WITH open_holds AS (
-    SELECT h.* FROM transfers h
+    SELECT h.debit_account_id, h.credit_account_id, h.amount FROM transfers h
      WHERE h.phase = 'pending'
        AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
-), posted AS (
-    SELECT * FROM transfers WHERE phase IN ('single', 'post')
+), moves AS (
+    SELECT debit_account_id AS id, amount AS pd, 0 AS pc, 0 AS hd, 0 AS hc
+      FROM transfers WHERE phase IN ('single', 'post')
+    UNION ALL
+    SELECT credit_account_id, 0, amount, 0, 0 FROM transfers WHERE phase IN ('single', 'post')
+    UNION ALL
+    SELECT debit_account_id, 0, 0, amount, 0 FROM open_holds
+    UNION ALL
+    SELECT credit_account_id, 0, 0, 0, amount FROM open_holds
+), journal AS (
+    SELECT id, sum(pd) AS r_pd, sum(pc) AS r_pc, sum(hd) AS r_hd, sum(hc) AS r_hc
+      FROM moves GROUP BY id
 )
 SELECT a.id, a.kind, a.user_id,
        a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits,
-       COALESCE((SELECT sum(amount) FROM posted p WHERE p.debit_account_id = a.id), 0) AS r_pd,
-       COALESCE((SELECT sum(amount) FROM posted p WHERE p.credit_account_id = a.id), 0) AS r_pc,
-       COALESCE((SELECT sum(amount) FROM open_holds h WHERE h.debit_account_id = a.id), 0)
-           AS r_hd,
-       COALESCE((SELECT sum(amount) FROM open_holds h WHERE h.credit_account_id = a.id), 0)
-           AS r_hc
-  FROM accounts a
+       COALESCE(j.r_pd, 0) AS r_pd, COALESCE(j.r_pc, 0) AS r_pc,
+       COALESCE(j.r_hd, 0) AS r_hd, COALESCE(j.r_hc, 0) AS r_hc
+  FROM account_balances a LEFT JOIN journal j ON j.id = a.id
 """
 
 _NEGATIVE = """
 SELECT id, kind, user_id, posted_credits - posted_debits - pending_debits AS available
   FROM accounts
  WHERE user_id IS NOT NULL AND posted_credits - posted_debits - pending_debits < 0
+"""
+
+_COLUMNS = """
+SELECT id, kind FROM account_balances
+ WHERE posted_debits < 0 OR posted_credits < 0 OR pending_debits < 0 OR pending_credits < 0
+"""
+
+_USER_SLOTS = """
+SELECT DISTINCT s.account_id FROM account_slots s JOIN accounts a ON a.id = s.account_id
+ WHERE a.user_id IS NOT NULL
 """
 
 _TWICE = """
@@ -103,6 +123,13 @@ async def check(session: AsyncSession) -> CheckReport:
             {"invariant": "no_negative_user_account", "account_id": row.id, "kind": row.kind,
              "user_id": str(row.user_id), "available": int(row.available)}
         )  # fmt: skip
+    for row in await session.execute(text(_COLUMNS)):
+        report.problems.append(
+            {"invariant": "columns_non_negative", "account_id": row.id, "kind": row.kind}
+        )
+    for row in await session.execute(text(_USER_SLOTS)):
+        # a user account is guarded on its row alone: a slot would escape the guard
+        report.problems.append({"invariant": "no_user_slots", "account_id": row.account_id})
     for row in await session.execute(text(_TWICE)):
         report.problems.append(
             {"invariant": "hold_resolved_once", "hold_id": row.pending_id, "resolutions": row.n}

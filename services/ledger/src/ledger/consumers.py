@@ -2,7 +2,9 @@
 
 - `payments.payment.v1` PaymentSucceeded → deposit (MoneyCredited) or acceleration booking;
   PaymentRefunded → the reversal `refund:<payment_id>`;
-- `mining.session.v1` MiningCompleted → `mining:<session_id>` (PointsCredited);
+- `mining.session.v1` MiningCompleted → `mining:<session_id>` (PointsCredited), consumed in
+  batches (`batch_handler`): one transaction per poll's run of MiningCompleted, the issuance
+  account moved once per batch (`handlers.credit_mining_batch`);
 - `nft.purchase.v1` NftPurchaseRequested → hold (PointsReserved / PointsReservationRejected),
   NftMinted → capture (PointsDebited), NftPurchaseFailed → release (PointsReleased).
 
@@ -12,8 +14,11 @@ under another event id.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scifikpi_common.db import UnitOfWork
 from scifikpi_common.events import (
+    Envelope,
     MiningCompleted,
     NftMinted,
     NftPurchaseFailed,
@@ -40,9 +45,11 @@ async def on_payment_refunded(event: PaymentRefunded, uow: UnitOfWork) -> None:
     await handlers.refund_payment(uow, event)
 
 
-@consumers.handler(MiningCompleted)
-async def on_mining_completed(event: MiningCompleted, uow: UnitOfWork) -> None:
-    await handlers.credit_mining(uow, event)
+@consumers.batch_handler(MiningCompleted)
+async def on_mining_completed(
+    items: list[tuple[MiningCompleted, Envelope[dict[str, Any]]]], uow: UnitOfWork
+) -> None:
+    await handlers.credit_mining_batch(uow, [event for event, _ in items])
 
 
 @consumers.handler(NftPurchaseRequested)

@@ -5,6 +5,7 @@ The consumer wrapper (inbox claim + handler + one commit) and the sweeper own th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from scifikpi_common.db import UnitOfWork
 from scifikpi_common.events import (
     MiningCompleted,
     MoneyCredited,
+    MoneyDebited,
     NftMinted,
     NftPurchaseFailed,
     NftPurchaseRequested,
@@ -42,7 +44,8 @@ from ledger.domain import (
     refund_transfer_id,
     void_id,
 )
-from ledger.postings import Posting
+from ledger.postings import Account, Credit, Posting
+from ledger.publishing import publish_all
 from ledger.settings import LedgerSettings
 
 log = get_logger(__name__)
@@ -63,35 +66,37 @@ async def book_payment(
     if usd <= 0:
         log.error("payment_below_one_cent", payment_id=str(event.payment_id))
         return Posting("not_found", tid)
-    clearing = await postings.account_id(s, clearing_kind(event.provider))
+    clearing = Account(clearing_kind(event.provider))
     reference = {
         "payment_id": str(event.payment_id), "purpose": event.purpose, "provider": event.provider,
         "amount_minor": event.amount_minor, "currency": event.currency,
     }  # fmt: skip
     if event.purpose == "acceleration":
-        revenue = await postings.account_id(s, AccountKind.acceleration_revenue)
         if event.quote_id is not None:
             reference["quote_id"] = str(event.quote_id)
         return await postings.post_transfer(
-            s, transfer_id=tid, debit=clearing, credit=revenue, amount=usd,
-            kind=TransferKind.acceleration, user_id=event.user_id, reference=reference,
+            s, transfer_id=tid, debit=clearing, credit=Account(AccountKind.acceleration_revenue),
+            amount=usd, kind=TransferKind.acceleration, user_id=event.user_id,
+            reference=reference,
         )  # fmt: skip
-    money = await postings.account_id(s, AccountKind.user_money, event.user_id)
     posting = await postings.post_transfer(
-        s, transfer_id=tid, debit=clearing, credit=money, amount=usd,
-        kind=TransferKind.deposit, user_id=event.user_id, reference=reference,
+        s, transfer_id=tid, debit=clearing, credit=Account(AccountKind.user_money, event.user_id),
+        amount=usd, kind=TransferKind.deposit, user_id=event.user_id, reference=reference,
     )  # fmt: skip
     if posting.created:
-        total = await postings.balances(s, AccountKind.user_money, event.user_id)
-        await uow.publish(
-            MoneyCredited(
-                user_id=event.user_id,
-                transfer_id=tid,
-                booked_at=posting.created_at or utcnow(),
-                payment_id=event.payment_id,
-                amount_usd_minor=usd,
-                total_deposits_usd_minor=total.posted,
-            )  # fmt: skip
+        assert posting.posted is not None
+        await publish_all(
+            uow,
+            [
+                MoneyCredited(
+                    user_id=event.user_id,
+                    transfer_id=tid,
+                    booked_at=posting.created_at or utcnow(),
+                    payment_id=event.payment_id,
+                    amount_usd_minor=usd,
+                    total_deposits_usd_minor=posting.posted,
+                )
+            ],
         )
     return posting
 
@@ -99,16 +104,21 @@ async def book_payment(
 async def refund_payment(uow: UnitOfWork, event: PaymentRefunded) -> Posting:
     """Reverse the payment's transfer exactly (same accounts swapped, same USD amount).
 
-    A deposit reversal that would overdraw the user's money account (money spent meanwhile) is
-    never forced through the user account: it books from `refund_shortfall` to the clearing
-    account instead (the platform carries the loss), tagged with the user and logged as an error;
-    `ledger-admin check` shows the shortfall account's balance.
+    When the reversal takes the money out of the user's money account (a registration or top-up
+    refund), `MoneyDebited` is published in the same transaction with the user's total deposits
+    after it. A deposit reversal that would overdraw the user's money account (money spent
+    meanwhile) is never forced through the user account: it books from `refund_shortfall` to the
+    clearing account instead (the platform carries the loss), tagged with the user and logged as
+    an error; the user's money did not go down, so no `MoneyDebited`. An acceleration refund
+    reverses revenue, not user money: no `MoneyDebited` either.
     """
     s = uow.session
     original = (
         await s.execute(
             text(
-                "SELECT debit_account_id, credit_account_id, amount FROM transfers WHERE id = :id"
+                "SELECT t.debit_account_id, t.credit_account_id, t.amount,"
+                " c.user_id IS NOT NULL AS to_user"
+                " FROM transfers t JOIN accounts c ON c.id = t.credit_account_id WHERE t.id = :id"
             ),
             {"id": payment_transfer_id(event.payment_id)},
         )
@@ -125,54 +135,103 @@ async def refund_payment(uow: UnitOfWork, event: PaymentRefunded) -> Posting:
         amount=original.amount, kind=TransferKind.refund, user_id=event.user_id,
         reference=reference,
     )  # fmt: skip
-    if posting.status == "insufficient_funds":
-        shortfall = await postings.account_id(s, AccountKind.refund_shortfall)
+    if posting.created and original.to_user:
+        assert posting.posted is not None
+        await publish_all(
+            uow,
+            [
+                MoneyDebited(
+                    user_id=event.user_id,
+                    transfer_id=tid,
+                    booked_at=posting.created_at or utcnow(),
+                    payment_id=event.payment_id,
+                    amount_usd_minor=original.amount,
+                    total_deposits_usd_minor=posting.posted,
+                    reason=event.reason,
+                )
+            ],
+        )
+    elif posting.status == "insufficient_funds":
         log.error(
             "refund_exceeds_user_money", payment_id=str(event.payment_id),
             user_id=str(event.user_id), amount_usd_minor=original.amount,
         )  # fmt: skip
         posting = await postings.post_transfer(
-            s, transfer_id=tid, debit=shortfall, credit=original.debit_account_id,
-            amount=original.amount, kind=TransferKind.refund, user_id=event.user_id,
-            reference={**reference, "shortfall": True},
+            s, transfer_id=tid, debit=Account(AccountKind.refund_shortfall),
+            credit=original.debit_account_id, amount=original.amount, kind=TransferKind.refund,
+            user_id=event.user_id, reference={**reference, "shortfall": True},
         )  # fmt: skip
     return posting
 
 
+def _points_credited(event: MiningCompleted, posting: Posting) -> PointsCredited:
+    assert posting.available is not None
+    return PointsCredited(
+        user_id=posting.user_id or event.user_id,
+        transfer_id=posting.transfer_id,
+        booked_at=posting.created_at or utcnow(),
+        session_id=event.session_id,
+        points_micro=posting.amount,
+        available_micro=posting.available,
+    )
+
+
 async def credit_mining(uow: UnitOfWork, event: MiningCompleted) -> Posting:
-    s = uow.session
-    issuance = await postings.account_id(s, AccountKind.mining_issuance)
-    points = await postings.account_id(s, AccountKind.user_points, event.user_id)
-    tid = mining_transfer_id(event.session_id)
+    """`mining_issuance` → the user's points: one round trip for the posting, one for the event."""
     posting = await postings.post_transfer(
-        s, transfer_id=tid, debit=issuance, credit=points, amount=event.points_micro,
+        uow.session, transfer_id=mining_transfer_id(event.session_id),
+        debit=Account(AccountKind.mining_issuance),
+        credit=Account(AccountKind.user_points, event.user_id), amount=event.points_micro,
         kind=TransferKind.mining, user_id=event.user_id,
         reference={"session_id": str(event.session_id)},
     )  # fmt: skip
     if posting.created:
-        after = await postings.balances(s, AccountKind.user_points, event.user_id)
-        await uow.publish(
-            PointsCredited(
-                user_id=event.user_id,
-                transfer_id=tid,
-                booked_at=posting.created_at or utcnow(),
-                session_id=event.session_id,
-                points_micro=event.points_micro,
-                available_micro=after.available,
-            )  # fmt: skip
-        )
+        await publish_all(uow, [_points_credited(event, posting)])
     return posting
+
+
+async def credit_mining_batch(
+    uow: UnitOfWork, events: Sequence[MiningCompleted]
+) -> dict[str, Posting]:
+    """Many `MiningCompleted` in the caller's one transaction: one statement for the postings
+    (the issuance account moved once, by the batch's sum), one for the `PointsCredited` rows.
+
+    Sessions already credited (redeliveries, or the same session twice in the batch) change
+    nothing and publish nothing. Returns the created postings by transfer id.
+    """
+    created = await postings.credit_batch(
+        uow.session,
+        [
+            Credit(
+                mining_transfer_id(e.session_id),
+                e.user_id,
+                e.points_micro,
+                {"session_id": str(e.session_id)},
+            )  # fmt: skip
+            for e in events
+        ],
+        system=AccountKind.mining_issuance,
+        user_kind=AccountKind.user_points,
+        kind=TransferKind.mining,
+    )
+    done: dict[str, Posting] = {}
+    published: list[PointsCredited] = []
+    for event in events:
+        posting = created.pop(mining_transfer_id(event.session_id), None)  # once per transfer
+        if posting is not None:
+            published.append(_points_credited(event, posting))
+            done[posting.transfer_id] = posting
+    await publish_all(uow, published)
+    return done
 
 
 async def reserve(
     uow: UnitOfWork, event: NftPurchaseRequested, settings: LedgerSettings
 ) -> Posting:
-    s = uow.session
-    sales = await postings.account_id(s, AccountKind.nft_sales)
-    points = await postings.account_id(s, AccountKind.user_points, event.user_id)
     tid = hold_id(event.purchase_id)
     posting = await postings.post_transfer(
-        s, transfer_id=tid, debit=points, credit=sales, amount=event.price_points_micro,
+        uow.session, transfer_id=tid, debit=Account(AccountKind.user_points, event.user_id),
+        credit=Account(AccountKind.nft_sales), amount=event.price_points_micro,
         kind=TransferKind.nft_hold, user_id=event.user_id,
         reference={
             "purchase_id": str(event.purchase_id), "catalog_item_id": str(event.catalog_item_id),
@@ -181,25 +240,31 @@ async def reserve(
     )  # fmt: skip
     if posting.created:
         assert posting.expires_at is not None
-        await uow.publish(
-            PointsReserved(
-                user_id=event.user_id,
-                transfer_id=tid,
-                booked_at=posting.created_at or utcnow(),
-                purchase_id=event.purchase_id,
-                points_micro=event.price_points_micro,
-                expires_at=posting.expires_at,
-            )  # fmt: skip
+        await publish_all(
+            uow,
+            [
+                PointsReserved(
+                    user_id=event.user_id,
+                    transfer_id=tid,
+                    booked_at=posting.created_at or utcnow(),
+                    purchase_id=event.purchase_id,
+                    points_micro=event.price_points_micro,
+                    expires_at=posting.expires_at,
+                )
+            ],
         )
     elif posting.status == "insufficient_funds":
-        await uow.publish(
-            PointsReservationRejected(
-                user_id=event.user_id,
-                purchase_id=event.purchase_id,
-                points_micro=event.price_points_micro,
-                reason="insufficient_funds",
-                rejected_at=utcnow(),
-            )  # fmt: skip
+        await publish_all(
+            uow,
+            [
+                PointsReservationRejected(
+                    user_id=event.user_id,
+                    purchase_id=event.purchase_id,
+                    points_micro=event.price_points_micro,
+                    reason="insufficient_funds",
+                    rejected_at=utcnow(),
+                )
+            ],
         )
     return posting
 
@@ -210,14 +275,17 @@ async def capture(uow: UnitOfWork, event: NftMinted) -> Posting:
         phase=Phase.post, kind=TransferKind.nft_post,
     )  # fmt: skip
     if posting.created:
-        await uow.publish(
-            PointsDebited(
-                user_id=event.user_id,
-                transfer_id=posting.transfer_id,
-                booked_at=posting.created_at or utcnow(),
-                purchase_id=event.purchase_id,
-                points_micro=posting.amount,
-            )  # fmt: skip
+        await publish_all(
+            uow,
+            [
+                PointsDebited(
+                    user_id=event.user_id,
+                    transfer_id=posting.transfer_id,
+                    booked_at=posting.created_at or utcnow(),
+                    purchase_id=event.purchase_id,
+                    points_micro=posting.amount,
+                )
+            ],
         )
     elif posting.status != "duplicate":
         log.error(
@@ -233,15 +301,18 @@ async def release(uow: UnitOfWork, event: NftPurchaseFailed) -> Posting:
         phase=Phase.void, kind=TransferKind.nft_void,
     )  # fmt: skip
     if posting.created:
-        await uow.publish(
-            PointsReleased(
-                user_id=event.user_id,
-                transfer_id=posting.transfer_id,
-                booked_at=posting.created_at or utcnow(),
-                purchase_id=event.purchase_id,
-                points_micro=posting.amount,
-                reason="purchase_failed",
-            )  # fmt: skip
+        await publish_all(
+            uow,
+            [
+                PointsReleased(
+                    user_id=event.user_id,
+                    transfer_id=posting.transfer_id,
+                    booked_at=posting.created_at or utcnow(),
+                    purchase_id=event.purchase_id,
+                    points_micro=posting.amount,
+                    reason="purchase_failed",
+                )
+            ],
         )
     elif posting.status not in ("duplicate", "not_found"):
         log.warning(
@@ -259,14 +330,17 @@ async def expire(uow: UnitOfWork, hold: str) -> Posting:
         kind=TransferKind.nft_expire,
     )  # fmt: skip
     if posting.created and posting.user_id is not None:
-        await uow.publish(
-            PointsReleased(
-                user_id=posting.user_id,
-                transfer_id=posting.transfer_id,
-                booked_at=posting.created_at or utcnow(),
-                purchase_id=purchase_id,
-                points_micro=posting.amount,
-                reason="expired",
-            )  # fmt: skip
+        await publish_all(
+            uow,
+            [
+                PointsReleased(
+                    user_id=posting.user_id,
+                    transfer_id=posting.transfer_id,
+                    booked_at=posting.created_at or utcnow(),
+                    purchase_id=purchase_id,
+                    points_micro=posting.amount,
+                    reason="expired",
+                )
+            ],
         )
     return posting

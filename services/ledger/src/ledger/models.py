@@ -4,6 +4,9 @@
   balance columns; a CHECK keeps every user account's available balance >= 0;
 - `transfers`: the append-only journal (a trigger refuses UPDATE/DELETE); ids derive from the
   causing event; a partial unique index on `pending_id` resolves each hold exactly once;
+- `account_slots`: partial sums of system accounts (migration `0002`): a system account's balance
+  is its `accounts` row plus the sum of its slots (view `account_balances`), so postings against
+  the same system account do not serialise on one row lock;
 - `rejections`: hold ids refused for insufficient funds (a refused id stays refused);
 - `history`: a view of each user's operations (keyset-paged by `(created_at, id)`);
 - `outbox`, `inbox`.
@@ -22,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -81,6 +85,19 @@ Index(
     transfers.c.created_at.desc(),
     transfers.c.id.desc(),
     postgresql_where=text("user_id IS NOT NULL"),
+)
+
+account_slots = Table(
+    "account_slots",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey(accounts.c.id), primary_key=True),
+    Column("slot", SmallInteger, primary_key=True),
+    Column("posted_debits", BigInteger, nullable=False, server_default="0"),
+    Column("posted_credits", BigInteger, nullable=False, server_default="0"),
+    Column("pending_debits", BigInteger, nullable=False, server_default="0"),
+    Column("pending_credits", BigInteger, nullable=False, server_default="0"),
+    comment="partial sums (deltas) of system accounts; balance = accounts row + sum of its slots"
+    " (view account_balances)",
 )
 
 rejections = Table(

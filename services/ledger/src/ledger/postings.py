@@ -1,20 +1,30 @@
-"""The posting engine: plain SQL in the caller's transaction (it never commits).
+"""The posting engine: one round trip per posting, in the caller's transaction (never commits).
 
-Every posting is: insert the transfer first (`ON CONFLICT DO NOTHING`: a redelivered event finds
-its id and changes nothing), then one guarded single-statement UPDATE per account, in ascending
-account id order (no deadlocks between postings). A user account is debited only
-`WHERE posted_credits - posted_debits - pending_debits >= :amount`; at READ COMMITTED a blocked
-updater re-evaluates that guard on the newest row version, so there is no read-check-write and no
-double spend. Zero rows updated means insufficient funds: the savepoint around the posting is
-rolled back (the transfer row disappears) and a rejection is returned. The CHECK constraint
-`accounts_no_overdraft_check` is the backstop.
+Each posting is one call of a PL/pgSQL function (migration `0002`):
 
-Holds are pending transfers; post/void/expire insert a resolution transfer whose `pending_id`
-has a partial unique index, so each hold resolves exactly once even when capture races expiry.
+- `ledger.post_transfer`: a single-phase transfer or a hold. A guarded debit of a user account is
+  one single-statement `UPDATE … WHERE posted_credits - posted_debits - pending_debits >= amount`
+  (at READ COMMITTED a blocked updater re-evaluates the guard on the newest row version: no
+  read-check-write, no double spend); zero rows means insufficient funds (a refused hold id is
+  recorded in `rejections` and stays refused). The transfer id is the idempotency key: a
+  redelivery finds its id and changes nothing (`duplicate`). The CHECK constraint
+  `accounts_no_overdraft_check` is the backstop.
+- `ledger.resolve_hold`: post/void/expire insert a resolution transfer whose `pending_id` has a
+  partial unique index, so each hold resolves exactly once even when capture races expiry.
+- `ledger.credit_batch`: many credits from one system account in one transaction, set-based, with
+  the system account updated once per batch.
+
+System accounts (unlimited, never guarded) are not updated in place: each posting adds its
+movement to one of 32 slot rows (`account_slots`, chosen by a hash of the transfer or hold id), so
+postings do not serialise on the `mining_issuance` row. User account rows are updated in place.
+Lock order everywhere: transfer id → user rows (ascending id) → system slots (ascending).
+Account ids are resolved inside the statement (`ledger.account_of`, one index probe, created on
+first use), never cached in the process: a restore or a test truncation renumbers them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -46,79 +56,57 @@ class Posting:
     expires_at: datetime | None = None
     user_id: UUID | None = None
     resolved_by: str | None = None  # for already_resolved: the phase that won
+    # the touched user account right after a created posting (None if no user account)
+    posted: int | None = None
+    available: int | None = None
 
     @property
     def created(self) -> bool:
         return self.status == "created"
 
 
-class InsufficientFunds(Exception):
-    """Raised inside the savepoint to roll the transfer back."""
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account named by kind (and user): resolved, and created on first use, in SQL."""
+
+    kind: AccountKind
+    user_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind in USER_KINDS) != (self.user_id is not None):
+            need = "need" if self.kind in USER_KINDS else "take no"
+            raise ValueError(f"{self.kind} accounts {need} user")
 
 
-_SELECT_ACCOUNT = text(
-    "SELECT id FROM accounts WHERE kind = :kind AND user_id IS NOT DISTINCT FROM :user_id"
-)
-_INSERT_ACCOUNT = text(
-    "INSERT INTO accounts (user_id, kind, asset) VALUES (:user_id, :kind, :asset)"
-    " ON CONFLICT DO NOTHING"
-)
+AccountRef = Account | int
 
 
 async def account_id(session: AsyncSession, kind: AccountKind, user_id: UUID | None = None) -> int:
     """The id of a user's (or the system's) account of `kind`, created on first use."""
-    if (kind in USER_KINDS) != (user_id is not None):
-        raise ValueError(f"{kind} accounts {'need' if kind in USER_KINDS else 'take no'} user")
-    params = {"kind": kind.value, "user_id": user_id}
-    found = (await session.execute(_SELECT_ACCOUNT, params)).scalar_one_or_none()
-    if found is not None:
-        return int(found)
-    await session.execute(_INSERT_ACCOUNT, {**params, "asset": ASSET_OF[kind].value})
-    return int((await session.execute(_SELECT_ACCOUNT, params)).scalar_one())
+    Account(kind, user_id)  # validates
+    found = await session.execute(
+        text("SELECT ledger.account_of(:kind, :user_id, :asset)"),
+        {"kind": kind.value, "user_id": user_id, "asset": ASSET_OF[kind].value},
+    )
+    return int(found.scalar_one())
 
 
-# Each statement moves one account's columns; the debit of a user account is guarded.
-_MOVES: dict[str, str] = {
-    "debit": "posted_debits = posted_debits + :a",
-    "credit": "posted_credits = posted_credits + :a",
-    "hold_debit": "pending_debits = pending_debits + :a",
-    "hold_credit": "pending_credits = pending_credits + :a",
-    "post_debit": "pending_debits = pending_debits - :a, posted_debits = posted_debits + :a",
-    "post_credit": "pending_credits = pending_credits - :a, posted_credits = posted_credits + :a",
-    "release_debit": "pending_debits = pending_debits - :a",
-    "release_credit": "pending_credits = pending_credits - :a",
-}
-_GUARD = "(user_id IS NULL OR posted_credits - posted_debits - pending_debits >= :a)"
-
-
-async def _apply(session: AsyncSession, moves: list[tuple[int, str, bool]], amount: int) -> None:
-    """Apply (account id, move, guarded) in ascending id order; raise when a guard fails."""
-    for acct, move, guarded in sorted(moves):
-        where = f"id = :id AND {_GUARD}" if guarded else "id = :id"
-        sql = f"UPDATE accounts SET {_MOVES[move]} WHERE {where} RETURNING id"  # noqa: S608
-        row = (await session.execute(text(sql), {"id": acct, "a": amount})).first()
-        if row is None:
-            raise InsufficientFunds
-
-
-_INSERT_TRANSFER = text(
-    """
-    INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, kind, phase, pending,
-                           user_id, expires_at, reference)
-    VALUES (:id, :debit, :credit, :amount, :kind, :phase, :phase = 'pending', :user_id,
-            :expires_at, CAST(:reference AS jsonb))
-    ON CONFLICT DO NOTHING
-    RETURNING created_at, expires_at
-    """
-)
+def _account_sql(ref: AccountRef, name: str, params: dict[str, Any]) -> str:
+    if isinstance(ref, Account):
+        params[f"{name}_kind"] = ref.kind.value
+        params[f"{name}_user"] = ref.user_id
+        params[f"{name}_asset"] = ASSET_OF[ref.kind].value
+        return f"ledger.account_of(:{name}_kind, :{name}_user, :{name}_asset)"
+    params[name] = ref
+    return f"CAST(:{name} AS bigint)"
 
 
 async def post_transfer(
     session: AsyncSession,
     *,
     transfer_id: str,
-    debit: int,
-    credit: int,
+    debit: AccountRef,
+    credit: AccountRef,
     amount: int,
     kind: TransferKind,
     user_id: UUID | None,
@@ -132,86 +120,28 @@ async def post_transfer(
     """
     if amount <= 0:
         raise ValueError("amount must be positive")
-    phase = Phase.pending if hold_ttl is not None else Phase.single
-    if phase is Phase.pending and await _rejected(session, transfer_id):
-        return Posting("insufficient_funds", transfer_id, amount, user_id=user_id)
-    expires_at = None
-    if hold_ttl is not None:
-        now = (await session.execute(text("SELECT now()"))).scalar_one()
-        expires_at = now + hold_ttl
-    try:
-        async with session.begin_nested():
-            row = (
-                await session.execute(
-                    _INSERT_TRANSFER,
-                    {
-                        "id": transfer_id,
-                        "debit": debit,
-                        "credit": credit,
-                        "amount": amount,
-                        "kind": kind.value,
-                        "phase": phase.value,
-                        "user_id": user_id,
-                        "expires_at": expires_at,
-                        "reference": orjson.dumps(reference or {}).decode(),
-                    },
-                )  # fmt: skip
-            ).first()
-            if row is None:
-                return await _existing(session, transfer_id)
-            prefix = "hold_" if phase is Phase.pending else ""
-            await _apply(
-                session,
-                [(debit, f"{prefix}debit", True), (credit, f"{prefix}credit", False)],
-                amount,
-            )
-    except InsufficientFunds:
-        if phase is Phase.pending:
-            await session.execute(
-                text(
-                    "INSERT INTO rejections (id, reason, user_id)"
-                    " VALUES (:id, 'insufficient_funds', :u) ON CONFLICT DO NOTHING"
-                ),
-                {"id": transfer_id, "u": user_id},
-            )
-        return Posting("insufficient_funds", transfer_id, amount, user_id=user_id)
-    return Posting("created", transfer_id, amount, row.created_at, row.expires_at, user_id)
-
-
-async def _rejected(session: AsyncSession, transfer_id: str) -> bool:
-    found = await session.execute(
-        text("SELECT 1 FROM rejections WHERE id = :id"), {"id": transfer_id}
+    params: dict[str, Any] = {
+        "id": transfer_id,
+        "amount": amount,
+        "kind": kind.value,
+        "user_id": user_id,
+        "reference": orjson.dumps(reference or {}).decode(),
+        "ttl": hold_ttl.total_seconds() if hold_ttl is not None else None,
+    }
+    d = _account_sql(debit, "d", params)
+    c = _account_sql(credit, "c", params)
+    sql = (
+        f"SELECT * FROM ledger.post_transfer(:id, {d}, {c}, :amount, :kind, :user_id,"  # noqa: S608
+        " CAST(:reference AS jsonb), CAST(:ttl AS double precision))"
     )
-    return found.first() is not None
-
-
-async def _existing(session: AsyncSession, transfer_id: str) -> Posting:
-    row = (
-        await session.execute(
-            text("SELECT amount, created_at, expires_at, user_id FROM transfers WHERE id = :id"),
-            {"id": transfer_id},
-        )
-    ).one()
+    row = (await session.execute(text(sql), params)).one()
     return Posting(
-        "duplicate", transfer_id, row.amount, row.created_at, row.expires_at, row.user_id
-    )
+        row.o_status, transfer_id, row.o_amount, row.o_created_at, row.o_expires_at,
+        row.o_user_id, posted=row.o_posted, available=row.o_available,
+    )  # fmt: skip
 
 
-_INSERT_RESOLUTION = text(
-    """
-    INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, kind, phase, pending,
-                           user_id, pending_id, reference)
-    SELECT :id, h.debit_account_id, h.credit_account_id, h.amount, :kind, :phase, false,
-           h.user_id, h.id, h.reference
-      FROM transfers h
-     WHERE h.id = :hold AND h.phase = 'pending'
-       AND (CAST(:phase AS text) = 'void'
-            OR (CAST(:phase AS text) = 'post' AND h.expires_at > now())
-            OR (CAST(:phase AS text) = 'expire' AND h.expires_at <= now()))
-    ON CONFLICT DO NOTHING
-    RETURNING amount, debit_account_id, credit_account_id, created_at, user_id
-    """
-)
+_RESOLVE = text("SELECT * FROM ledger.resolve_hold(:hold, :id, :phase, :kind)")
 
 
 async def resolve_hold(
@@ -225,46 +155,82 @@ async def resolve_hold(
     """
     if phase not in (Phase.post, Phase.void, Phase.expire):
         raise ValueError(phase)
-    async with session.begin_nested():
-        row = (
-            await session.execute(
-                _INSERT_RESOLUTION,
-                {"id": resolution_id, "kind": kind.value, "phase": phase.value, "hold": hold},
-            )
-        ).first()
-        if row is not None:
-            side = "post" if phase is Phase.post else "release"
-            await _apply(
-                session,
-                [
-                    (row.debit_account_id, f"{side}_debit", False),
-                    (row.credit_account_id, f"{side}_credit", False),
-                ],
-                row.amount,
-            )
-            return Posting("created", resolution_id, row.amount, row.created_at, None, row.user_id)
-    own = (
-        await session.execute(text("SELECT 1 FROM transfers WHERE id = :id"), {"id": resolution_id})
-    ).first()
-    if own is not None:
-        return await _existing(session, resolution_id)
-    winner = (
+    row = (
         await session.execute(
-            text("SELECT id, phase FROM transfers WHERE pending_id = :hold"), {"hold": hold}
+            _RESOLVE, {"hold": hold, "id": resolution_id, "phase": phase.value, "kind": kind.value}
         )
-    ).first()
-    if winner is not None:
-        return Posting("already_resolved", resolution_id, resolved_by=winner.phase)
-    exists = (
-        await session.execute(
-            text("SELECT amount FROM transfers WHERE id = :hold AND phase = 'pending'"),
-            {"hold": hold},
-        )
-    ).first()
-    if exists is None:
-        return Posting("not_found", resolution_id)
-    # post after expiry, or expire before it: nothing changes
-    return Posting("expired" if phase is Phase.post else "not_due", resolution_id, exists.amount)
+    ).one()
+    return Posting(
+        row.o_status, resolution_id, row.o_amount, row.o_created_at, None, row.o_user_id,
+        resolved_by=row.o_resolved_by,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One credit of a batch: system account → the user's account."""
+
+    transfer_id: str
+    user_id: UUID
+    amount: int
+    reference: dict[str, Any]
+
+
+_CREDIT_BATCH = text(
+    "SELECT * FROM ledger.credit_batch(:ids, :users, :amounts, CAST(:refs AS jsonb[]),"
+    " :system, :user_kind, :asset, :kind)"
+)
+
+
+async def credit_batch(
+    session: AsyncSession,
+    credits: Sequence[Credit],
+    *,
+    system: AccountKind,
+    user_kind: AccountKind,
+    kind: TransferKind,
+) -> dict[str, Posting]:
+    """Post many credits in one statement; returns the created ones by transfer id.
+
+    Ids already in the journal (redeliveries) and repeated ids within the batch are skipped and
+    change nothing. The system account is moved once, by the batch's sum.
+    """
+    if not credits:
+        return {}
+    if (
+        system in USER_KINDS
+        or user_kind not in USER_KINDS
+        or ASSET_OF[system] != ASSET_OF[user_kind]
+    ):
+        raise ValueError("a credit batch moves one asset from a system account to user accounts")
+    if any(c.amount <= 0 for c in credits):
+        raise ValueError("amount must be positive")
+    rows = await session.execute(
+        _CREDIT_BATCH,
+        {
+            "ids": [c.transfer_id for c in credits],
+            "users": [c.user_id for c in credits],
+            "amounts": [c.amount for c in credits],
+            "refs": [orjson.dumps(c.reference).decode() for c in credits],
+            "system": system.value,
+            "user_kind": user_kind.value,
+            "asset": ASSET_OF[system].value,
+            "kind": kind.value,
+        },
+    )
+    return {
+        r.o_id: Posting(
+            "created",
+            r.o_id,
+            r.o_amount,
+            r.o_created_at,
+            None,
+            r.o_user_id,
+            posted=r.o_posted,
+            available=r.o_available,
+        )  # fmt: skip
+        for r in rows
+    }
 
 
 async def expired_holds(session: AsyncSession, limit: int) -> list[str]:
@@ -289,7 +255,7 @@ async def balances(session: AsyncSession, kind: AccountKind, user_id: UUID | Non
         await session.execute(
             text(
                 "SELECT posted_debits, posted_credits, pending_debits, pending_credits"
-                " FROM accounts WHERE kind = :kind AND user_id IS NOT DISTINCT FROM :u"
+                " FROM account_balances WHERE kind = :kind AND user_id IS NOT DISTINCT FROM :u"
             ),
             {"kind": kind.value, "u": user_id},
         )

@@ -60,7 +60,7 @@ async def test_every_consumed_event_redelivered_five_times_changes_nothing(engin
         assert await snapshot(engine) == before, event.EVENT_TYPE
     assert await outbox_types(engine) == [
         "MoneyCredited", "PointsCredited", "PointsReserved", "PointsDebited", "PointsReserved",
-        "PointsReleased",
+        "PointsReleased", "MoneyDebited",
     ]  # fmt: skip
     points = await _balances(factory, AccountKind.user_points, user)
     assert (points.available, points.pending_debits) == (6_500_000, 0)

@@ -42,7 +42,7 @@ async def test_version_table_and_constraints(engine: AsyncEngine) -> None:
                 )
             ).scalars()
         )
-    assert version == "0001"
+    assert version == "0002"
     assert {
         "accounts_no_overdraft_check", "accounts_user_id_kind_key", "ix_accounts_system_kind",
         "ix_transfers_one_resolution_per_hold", "transfers_pkey", "inbox_pkey",

@@ -13,9 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger import handlers, postings
 from ledger.check import check
+from ledger.consumers import consumers
 from ledger.domain import AccountKind, TransferKind
 from ledger.models import SCHEMA, make_outbox
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.events import Envelope, MiningCompleted
+from scifikpi_common.messaging import Delivery
 from scifikpi_common.testing import truncate_schema
 
 USERS = 3
@@ -23,6 +26,14 @@ user_ids = st.integers(0, USERS - 1)
 op = st.one_of(
     st.tuples(st.just("deposit"), user_ids, st.integers(1, 50_000)),
     st.tuples(st.just("mine"), user_ids, st.integers(1, 5_000_000)),
+    # a consumed batch of credits (the batch consumer path), some repeated in the poll, some
+    # credited before, racing a single credit
+    st.tuples(
+        st.just("mine_batch"),
+        st.lists(st.tuples(user_ids, st.integers(1, 5_000_000)), min_size=1, max_size=6),
+        st.integers(0, 20),
+        user_ids,
+    ),
     st.tuples(st.just("hold"), user_ids, st.integers(1, 4_000_000), st.booleans()),
     st.tuples(st.just("post"), st.integers(0, 20)),
     st.tuples(st.just("void"), st.integers(0, 20)),
@@ -43,6 +54,7 @@ async def _scenario(database_url: str, ops: list[tuple], twice: bool) -> None:
     available: dict[int, int] = defaultdict(int)
     reserved: dict[int, int] = defaultdict(int)
     money: dict[int, int] = defaultdict(int)
+    mined_before: list[MiningCompleted] = []
     try:
         for item in ops:
             kind = item[0]
@@ -60,6 +72,32 @@ async def _scenario(database_url: str, ops: list[tuple], twice: bool) -> None:
                 for _ in range(times):
                     await deliver(factory, event)
                 available[u] += amount
+                mined_before.append(event)
+            elif kind == "mine_batch":
+                _, credits, old, racer = item
+                events = [mined(users[u], amount) for u, amount in credits]
+                envelopes = [Envelope.wrap(e, producer="mining") for e in events]
+                poll = [
+                    Delivery(topic=e.TOPIC, body=env.to_bytes())
+                    for e, env in zip(events, envelopes, strict=True)
+                ]
+                if twice:
+                    poll += poll[:2]  # the same messages again in the poll
+                if mined_before:  # a fact already credited, under a new event id
+                    again = mined_before[old % len(mined_before)]
+                    poll.append(
+                        Delivery(
+                            topic=again.TOPIC, body=Envelope.wrap(again, producer="m").to_bytes()
+                        )
+                    )
+                single = mined(users[racer], 1_000)
+                await asyncio.gather(
+                    consumers.process_batch(poll, factory, None), deliver(factory, single)
+                )
+                for (u, amount), _ in zip(credits, events, strict=True):
+                    available[u] += amount
+                available[racer] += 1_000
+                mined_before.extend([*events, single])
             elif kind == "hold":
                 _, u, price, expired = item
                 purchase = uuid.uuid4()
