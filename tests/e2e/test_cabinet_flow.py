@@ -257,3 +257,38 @@ async def test_a_pending_account_cannot_mine(api: httpx.AsyncClient) -> None:
     refused = await api.post("/mining/start", headers=bearer(token))
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_paying_someone_elses_quote_is_rejected_and_refunded(
+    api: httpx.AsyncClient, localstripe_url: str
+) -> None:
+    owner = (await active_user(api, localstripe_url))["access_token"]
+    payer = (await active_user(api, localstripe_url))["access_token"]
+    mining = (await api.post("/mining/start", headers=bearer(owner))).json()
+    quote = await api.post(
+        "/mining/acceleration/quote", json={"seconds": 10}, headers=bearer(owner)
+    )
+    assert quote.status_code == 201, quote.text
+    q = quote.json()
+    payment = await create_payment(
+        api, payer, provider="stripe", purpose="acceleration", amount_minor=q["price_minor"],
+        currency="USD", quote_id=q["quote_id"],
+    )  # fmt: skip
+    assert pay_stripe(localstripe_url, payment["provider_payment_id"])["status"] == "succeeded"
+
+    async def refunded() -> dict[str, Any] | None:
+        r = await api.get(f"/payments/{payment['id']}", headers=bearer(payer))
+        return r.json() if r.json()["status"] == "refunded" else None
+
+    await eventually(refunded, timeout_s=30, what="acceleration refunded")
+    # the owner's session is untouched; the payer's history shows the payment and its refund
+    status = (await api.get("/mining/status", headers=bearer(owner))).json()
+    assert status["id"] == mining["id"] and status["skipped_s"] == 0
+
+    async def reversed_in_history() -> list[dict[str, Any]] | None:
+        items = await _history(api, payer)
+        kinds = [i["kind"] for i in items]
+        return items if kinds[:2] == ["refund", "acceleration"] else None
+
+    items = await eventually(reversed_in_history, timeout_s=30, what="refund in history")
+    assert items[0]["reference"]["payment_id"] == payment["id"]

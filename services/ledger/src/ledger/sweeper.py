@@ -37,6 +37,7 @@ async def sweep_once(uow_factory: UnitOfWorkFactory, batch_size: int) -> int:
 async def run_until_stopped(
     uow_factory: UnitOfWorkFactory, stop: asyncio.Event, *, interval_s: float, batch_size: int
 ) -> None:
+    log.info("sweeper_started", interval_s=interval_s, batch_size=batch_size)
     while not stop.is_set():
         try:
             while await sweep_once(uow_factory, batch_size) >= batch_size:

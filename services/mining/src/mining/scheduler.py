@@ -53,6 +53,10 @@ async def run_until_stopped(
 ) -> None:
     next_prune = time.monotonic()
     delay = settings.complete_interval_s
+    log.info(
+        "scheduler_started", interval_s=delay, batch_size=settings.complete_batch_size,
+        session_duration_s=settings.session_duration_s,
+    )  # fmt: skip
     while not stop.is_set():
         try:
             while await complete_due_once(factory, batch_size=settings.complete_batch_size) >= (
