@@ -69,6 +69,7 @@ def test_a_new_service_is_one_line() -> None:
 
 def make_stack(tmp_path, monkeypatch: pytest.MonkeyPatch, **kwargs) -> LocalStack:
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("KAFKA_FETCH_MAX_WAIT_MS", raising=False)
     stack = LocalStack(data_dir=tmp_path, **kwargs)
     stack._plan_ports()
     stack.database_url = "postgresql+asyncpg://postgres@127.0.0.1:5432/scifikpi"
@@ -118,6 +119,7 @@ def test_each_process_gets_its_environment(tmp_path, monkeypatch: pytest.MonkeyP
     assert api["AUTH_HTTP_PORT"] == str(stack.ports["auth-api"])
     assert api["JWKS_URL"] == f"{auth_url}/.well-known/jwks.json"
     assert "REDIS_URL" not in api
+    assert "KAFKA_FETCH_MAX_WAIT_MS" not in api  # a given broker is Kafka: its default wait
 
     worker = stack.env_for(procs["auth-worker"])
     assert worker["AUTH_METRICS_PORT"] == str(stack.ports["auth-worker"])
@@ -148,6 +150,16 @@ def test_each_process_gets_its_environment(tmp_path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     assert stack.env_for(procs["gateway-api"])["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+
+
+def test_consumers_wait_briefly_only_on_the_stacks_own_tansu(tmp_path, monkeypatch) -> None:
+    stack = make_stack(tmp_path, monkeypatch, port_base=None)
+    worker = next(p for p in stack.processes if p.name == "ledger-worker")
+    assert "KAFKA_FETCH_MAX_WAIT_MS" not in stack.env_for(worker)
+    stack.broker = object()  # type: ignore[assignment]  # "the stack started Tansu"
+    assert stack.env_for(worker)["KAFKA_FETCH_MAX_WAIT_MS"] == "20"
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "100")  # the person's choice wins
+    assert stack.env_for(worker)["KAFKA_FETCH_MAX_WAIT_MS"] == "100"
 
 
 def test_busy_ports_are_refused_with_advice(tmp_path) -> None:

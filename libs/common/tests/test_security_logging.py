@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -74,6 +75,35 @@ class TestTokenVerifier:
     async def test_rejected_claims(self, server, verifier, overrides):
         with pytest.raises(InvalidToken):
             await verifier.verify(server.token(**overrides))
+
+    async def test_a_verified_token_is_remembered_until_its_expiry(self, server, verifier):
+        token = server.token()
+        first = await verifier.verify(token)
+        server.keys = {"k2": Ed25519PrivateKey.generate()}  # k1 gone from the JWKS
+        assert await verifier.verify(token) == first  # remembered: no key lookup, no signature
+        with pytest.raises(InvalidToken):  # another k1 token needs the key, which is gone
+            await verifier.verify(jwt.encode({"x": 1}, Ed25519PrivateKey.generate(),
+                                             algorithm="EdDSA", headers={"kid": "k1"}))  # fmt: skip
+
+    async def test_a_remembered_token_expires_with_its_claim(self, server):
+        verifier = TokenVerifier(
+            JwksCache(server.fetch, min_refresh_s=0.0), issuer="scifikpi-auth",
+            audience="scifikpi", leeway_s=0,
+        )  # fmt: skip
+        token = server.token(exp=int(time.time()) + 1)
+        await verifier.verify(token)
+        await asyncio.sleep(max(0.0, int(time.time()) + 1.1 - time.time()) + 1.0)
+        with pytest.raises(InvalidToken, match="expired"):
+            await verifier.verify(token)
+
+    async def test_the_cache_is_bounded(self, server):
+        verifier = TokenVerifier(
+            JwksCache(server.fetch), issuer="scifikpi-auth", audience="scifikpi", cache_size=2
+        )
+        tokens = [server.token(jti=str(i)) for i in range(5)]
+        for token in tokens:
+            await verifier.verify(token)
+        assert len(verifier._cache) == 2 and set(verifier._cache) == set(tokens[-2:])
 
     async def test_tampered_payload(self, server, verifier):
         header, payload, sig = server.token().split(".")

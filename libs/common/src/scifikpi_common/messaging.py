@@ -163,8 +163,14 @@ class EventConsumers:
     def group_id(self) -> str:
         return self.service
 
-    def attach(self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory) -> None:
-        """Subscribe to every topic with a handler, one consumer group per service."""
+    def attach(
+        self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory, *, fetch_max_wait_ms: int = 500
+    ) -> None:
+        """Subscribe to every topic with a handler, one consumer group per service.
+
+        `fetch_max_wait_ms` bounds how long a fetch waits for data; Kafka answers a waiting fetch
+        as soon as data arrives, Tansu only when the wait ends, so the local stack lowers it.
+        """
         for topic in self.topics:
             if self._batched_topic(topic):
                 broker.subscriber(
@@ -175,6 +181,7 @@ class EventConsumers:
                     batch=True,
                     max_records=self.max_batch,
                     batch_timeout_ms=self.batch_timeout_ms,
+                    fetch_max_wait_ms=fetch_max_wait_ms,
                     title=f"{self.service}:{topic}",
                 )(self._batch_subscriber(broker, uow_factory))
                 continue
@@ -183,6 +190,7 @@ class EventConsumers:
                 group_id=self.group_id,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
+                fetch_max_wait_ms=fetch_max_wait_ms,
                 title=f"{self.service}:{topic}",
             )(self._subscriber(broker, uow_factory))
 

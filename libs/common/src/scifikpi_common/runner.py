@@ -67,7 +67,11 @@ async def consume_until_stopped(
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker"
     )
-    consumers.attach(broker, UnitOfWorkFactory(create_sessionmaker(engine), outbox))
+    consumers.attach(
+        broker,
+        UnitOfWorkFactory(create_sessionmaker(engine), outbox),
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
     try:
         # Joining a consumer group can take many seconds; a stop request must not wait for it.
         starting = asyncio.ensure_future(broker.start())

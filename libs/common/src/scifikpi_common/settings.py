@@ -36,6 +36,7 @@ SHARED_FIELDS = frozenset(
         "environment",
         "database_url",
         "kafka_bootstrap_servers",
+        "kafka_fetch_max_wait_ms",
         "log_level",
         "log_format",
         "otlp_endpoint",
@@ -71,6 +72,13 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/scifikpi"
     db_pool_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=30_000,
+        description="Longest wait of a consumer fetch. Kafka answers as soon as data arrives; "
+        "the Tansu broker of the local stack only when the wait ends, so it runs with ~20 ms.",
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
     otlp_endpoint: str | None = None

@@ -140,6 +140,7 @@ class GatewayApp:
             JwksCache(_jwks_fetcher(session, self.jwks_url)),
             issuer=s.jwt_issuer,
             audience=s.jwt_audience,
+            cache_size=s.token_cache_size,
         )
         if s.rate_limit_enabled:
             self.limiter = create_rate_limiter(s.redis_url, s.rate_limit_key_prefix)
@@ -173,7 +174,7 @@ class GatewayApp:
         self.proxy = Proxy(
             table=self.table,
             pools=self.pools,
-            guard=AccessGuard(verifier, cache_size=s.token_cache_size),
+            guard=AccessGuard(verifier),
             limiter=self.limiter,
             buckets=buckets,
             max_body_bytes=s.max_body_bytes,
