@@ -31,6 +31,11 @@ run: uv ## Start the whole stack locally (Postgres, broker, migrations, services
 	$(UV) sync --all-packages
 	$(UV) run scifikpi-stack $(STACK_ARGS)
 
+.PHONY: ledger-check
+ledger-check: uv ## Ledger invariants of the running `make run` stack (ledger-admin check; exit 1 names offenders)
+	@test -f .local/stack.env || { echo "no running stack (.local/stack.env): start \`make run\` first"; exit 2; }
+	@set -a && . ./.local/stack.env && set +a && $(UV) run ledger-admin check
+
 .PHONY: test
 test: sync ## Unit, integration and e2e tests (starts Postgres/broker/stack when not given)
 	$(UV) run pytest $(PYTEST_ARGS)

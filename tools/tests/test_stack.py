@@ -141,3 +141,25 @@ async def test_stopping_leaves_no_process_behind(stack: LocalStack) -> None:
     assert not stack.supervisor.children or all(
         not c.running() for c in stack.supervisor.children.values()
     )
+
+
+async def test_ops_commands_reach_the_stack_through_its_env_file(stack: LocalStack) -> None:
+    """`make ledger-check` sources `<data_dir>/stack.env` and runs `ledger-admin check`."""
+    import shlex
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env_file = stack.env_file
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    values = {k: shlex.split(v)[0] for k, v in values.items()}
+    assert values["DATABASE_URL"] == stack.database_url
+    assert values["KAFKA_BOOTSTRAP_SERVERS"] == stack.kafka_bootstrap_servers
+    check = subprocess.run(  # noqa: S603 - our own console script
+        [str(Path(sys.executable).parent / "ledger-admin"), "check"],
+        env={**os.environ, **values}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    assert '"ok": true' in check.stdout

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.logging import configure_logging
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledger import check
 from ledger.models import make_outbox
@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None, settings: LedgerSettings | None = No
     configure_logging("ledger", level="WARNING", fmt="console")
     try:
         result = asyncio.run(_run(args, settings))
-    except (OSError, ConnectionError, DBAPIError) as exc:  # unreachable or not migrated
+    except (OSError, ConnectionError, DBAPIError, ArgumentError) as exc:
+        # unreachable, not migrated, or DATABASE_URL is not a database URL
         print(orjson.dumps({"ok": False, "error": repr(exc)}).decode(), file=sys.stderr)
         return 2
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import sys
 import time
 import uuid
@@ -492,8 +493,25 @@ class LocalStack:
         await self._migrate()
         self._spawn_all()
         await self.wait_ready()
+        self._write_env_file()
         self.started = True
         return self
+
+    @property
+    def env_file(self) -> Path:
+        return self.data_dir / "stack.env"
+
+    def _write_env_file(self) -> None:
+        """`<data_dir>/stack.env`: what an ops command needs to reach this stack (`make
+        ledger-check`, `auth-admin ...`), owner-only since the embedded database's URL holds its
+        password. Removed when the stack stops."""
+        values = {
+            "ENVIRONMENT": "local",
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+        }
+        self.env_file.touch(mode=0o600)
+        self.env_file.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items()))
 
     async def api_list(self) -> list[str]:
         """`METHOD /path  summary` of every operation in the gateway's merged OpenAPI."""
@@ -517,6 +535,7 @@ class LocalStack:
             f"  swagger   {self.docs_url}",
             f"  database  {_shown(self.database_url)}",
             f"  broker    {self.kafka_bootstrap_servers}",
+            f"  ops env   {self.env_file}  (e.g. `make ledger-check`)",
             "  services  " + ", ".join(f"{n} {u}" for n, u in self.api_urls.items()),
             "  processes " + ", ".join(f"{p.name}" for p in self.processes),
         ]
@@ -549,6 +568,7 @@ class LocalStack:
 
     async def stop(self) -> None:
         """Stop children, then the broker, then Postgres. Safe to call more than once."""
+        self.env_file.unlink(missing_ok=True)
         await self.supervisor.stop()
         if self.broker is not None and self.broker.running():
             self.broker.stop()
