@@ -3,8 +3,8 @@
 The session fixture `e2e` uses an already-running stack when `E2E_GATEWAY_URL` is set (its broker
 from `E2E_KAFKA_BOOTSTRAP_SERVERS` or `KAFKA_BOOTSTRAP_SERVERS`, for the event tests); otherwise
 it starts the whole local stack (`scifikpi_tools.stack.LocalStack`) on free ports for the run:
-Postgres from `DATABASE_URL` / 127.0.0.1:5432 / embedded, the broker from
-`KAFKA_BOOTSTRAP_SERVERS` or Tansu, the provider stand-ins (localstripe, the YooKassa fake),
+a fresh database on `DATABASE_URL` / 127.0.0.1:5432 / embedded, its own Tansu broker (or
+`STACK_KAFKA_BOOTSTRAP_SERVERS`), the provider stand-ins (localstripe, the YooKassa fake),
 migrations, then every service process. The payments scheduler of that stack reconciles after a
 few seconds (`E2E_STACK_ENV`), so the lost-webhook test does not wait a minute. With an external
 stack the stand-ins are at `E2E_LOCALSTRIPE_URL` / `E2E_YOOKASSA_URL` (default: 8420 / 8421) and
@@ -106,3 +106,10 @@ def kafka(e2e: E2E) -> str:
     if not e2e.kafka_bootstrap_servers:
         pytest.skip("E2E_GATEWAY_URL is set without E2E_KAFKA_BOOTSTRAP_SERVERS: no broker to read")
     return e2e.kafka_bootstrap_servers
+
+
+@pytest.fixture
+def localstripe_url(e2e: E2E) -> str:
+    """The Stripe stand-in of the stack (an external stack names it in E2E_LOCALSTRIPE_URL)."""
+    assert e2e.localstripe_url, "this stack has no localstripe"
+    return e2e.localstripe_url

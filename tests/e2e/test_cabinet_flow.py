@@ -37,13 +37,6 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
-def localstripe_url(e2e: Any) -> str:
-    if not e2e.localstripe_url:
-        pytest.skip("no localstripe in this stack")
-    return e2e.localstripe_url
-
-
-@pytest.fixture
 def database_url(e2e: Any) -> str:
     if not e2e.database_url:
         pytest.skip("E2E_DATABASE_URL is not set: cannot run ledger-admin against this stack")

@@ -34,13 +34,6 @@ RUB_DEPOSIT_MINOR = 100_000
 
 
 @pytest.fixture
-def localstripe_url(e2e: Any) -> str:
-    if not e2e.localstripe_url:
-        pytest.skip("no localstripe in this stack")
-    return e2e.localstripe_url
-
-
-@pytest.fixture
 def yookassa(e2e: Any) -> ControlClient:
     if not e2e.yookassa_url:
         pytest.skip("no YooKassa fake in this stack")

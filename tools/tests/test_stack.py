@@ -129,20 +129,6 @@ async def test_a_killed_standin_is_restarted_with_its_webhook(stack: LocalStack)
     assert log_text(stack).count("localstripe: webhook 'scifikpi'") >= 2
 
 
-async def test_stopping_leaves_no_process_behind(stack: LocalStack) -> None:
-    running = descendants({pid for pid in stack.all_pids() if alive(pid)})
-    assert stack.broker is None or stack.broker.pid in running
-    assert len(running) >= len(stack.processes)
-    postgres_pid = stack.postgres.pid if stack.postgres is not None else None
-    await stack.stop()
-    assert await wait_gone(running, timeout_s=20) == set()
-    if postgres_pid is not None:
-        assert await wait_gone({postgres_pid}) == set()
-    assert not stack.supervisor.children or all(
-        not c.running() for c in stack.supervisor.children.values()
-    )
-
-
 async def test_ops_commands_reach_the_stack_through_its_env_file(stack: LocalStack) -> None:
     """`make ledger-check` sources `<data_dir>/stack.env` and runs `ledger-admin check`."""
     import shlex
@@ -163,3 +149,18 @@ async def test_ops_commands_reach_the_stack_through_its_env_file(stack: LocalSta
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
     assert '"ok": true' in check.stdout
+
+
+async def test_stopping_leaves_no_process_behind(stack: LocalStack) -> None:
+    running = descendants({pid for pid in stack.all_pids() if alive(pid)})
+    assert stack.broker is None or stack.broker.pid in running
+    assert len(running) >= len(stack.processes)
+    postgres_pid = stack.postgres.pid if stack.postgres is not None else None
+    await stack.stop()
+    assert not stack.env_file.exists()  # ops commands no longer point at a stopped stack
+    assert await wait_gone(running, timeout_s=20) == set()
+    if postgres_pid is not None:
+        assert await wait_gone({postgres_pid}) == set()
+    assert not stack.supervisor.children or all(
+        not c.running() for c in stack.supervisor.children.values()
+    )

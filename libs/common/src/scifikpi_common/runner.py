@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 
@@ -136,3 +137,38 @@ def run_relay(settings: ServiceSettings, outbox: Outbox) -> None:
         await relay_until_stopped(settings, outbox, _stop_event())
 
     asyncio.run(main())
+
+
+def run_until_signalled(
+    settings: ServiceSettings, role: str, body: Callable[[asyncio.Event], Awaitable[None]]
+) -> None:
+    """A worker-like process (logging, tracing, /metrics) running `body(stop)` until
+    SIGTERM/SIGINT sets `stop`."""
+
+    async def main() -> None:
+        _prepare(settings, role)
+        await body(_stop_event())
+
+    asyncio.run(main())
+
+
+def run_scheduler(
+    settings: ServiceSettings,
+    loop: Callable[[UnitOfWorkFactory, asyncio.Event], Awaitable[None]],
+    outbox: Outbox,
+    *,
+    pool_size: int = 2,
+) -> None:
+    """A scheduler process: `loop(uow_factory, stop)` on its own small connection pool."""
+
+    async def body(stop: asyncio.Event) -> None:
+        engine = create_engine(
+            settings.database_url, schema=outbox.table.schema or settings.service_name,
+            application_name=f"{settings.service_name}.scheduler", pool_size=pool_size,
+        )  # fmt: skip
+        try:
+            await loop(UnitOfWorkFactory(create_sessionmaker(engine), outbox), stop)
+        finally:
+            await engine.dispose()
+
+    run_until_signalled(settings, "scheduler", body)

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from scifikpi_common import runner
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
-from scifikpi_common.logging import configure_logging
-from scifikpi_common.metrics import serve_worker_metrics
-from scifikpi_common.tracing import configure_tracing
+from scifikpi_common.db import UnitOfWorkFactory
 
 from ledger.consumers import consumers
 from ledger.models import make_outbox
@@ -30,29 +26,15 @@ def run_relay() -> None:
 
 
 def run_scheduler() -> None:
-    """The hold-expiry sweeper."""
+    """The hold-expiry sweeper (any number of replicas)."""
     from ledger.sweeper import run_until_stopped
 
     settings = get_settings()
 
-    async def main() -> None:
-        configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-        configure_tracing(f"{settings.service_name}-scheduler", settings.otlp_endpoint)
-        serve_worker_metrics(settings.metrics_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        engine = create_engine(
-            settings.database_url, schema=settings.db_schema,
-            application_name="ledger.scheduler", pool_size=2,
+    async def loop(factory: UnitOfWorkFactory, stop: asyncio.Event) -> None:
+        await run_until_stopped(
+            factory, stop, interval_s=settings.sweep_interval_s,
+            batch_size=settings.sweep_batch_size,
         )  # fmt: skip
-        try:
-            await run_until_stopped(
-                UnitOfWorkFactory(create_sessionmaker(engine), make_outbox()), stop,
-                interval_s=settings.sweep_interval_s, batch_size=settings.sweep_batch_size,
-            )  # fmt: skip
-        finally:
-            await engine.dispose()
 
-    asyncio.run(main())
+    runner.run_scheduler(settings, loop, make_outbox())

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from scifikpi_common import runner
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
-from scifikpi_common.logging import configure_logging
-from scifikpi_common.metrics import serve_worker_metrics
-from scifikpi_common.tracing import configure_tracing
+from scifikpi_common.db import UnitOfWorkFactory
 
 from mining.consumers import consumers
 from mining.models import make_outbox
@@ -35,23 +31,7 @@ def run_scheduler() -> None:
 
     settings = get_settings()
 
-    async def main() -> None:
-        configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-        configure_tracing(f"{settings.service_name}-scheduler", settings.otlp_endpoint)
-        serve_worker_metrics(settings.metrics_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        engine = create_engine(
-            settings.database_url, schema=settings.db_schema,
-            application_name="mining.scheduler", pool_size=2,
-        )  # fmt: skip
-        try:
-            await run_until_stopped(
-                UnitOfWorkFactory(create_sessionmaker(engine), make_outbox()), stop, settings
-            )
-        finally:
-            await engine.dispose()
+    async def loop(factory: UnitOfWorkFactory, stop: asyncio.Event) -> None:
+        await run_until_stopped(factory, stop, settings)
 
-    asyncio.run(main())
+    runner.run_scheduler(settings, loop, make_outbox())

@@ -4,12 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from scifikpi_common import runner
-from scifikpi_common.logging import configure_logging
-from scifikpi_common.metrics import serve_worker_metrics
-from scifikpi_common.tracing import configure_tracing
 
 from payments.consumers import consumers
 from payments.models import make_outbox
@@ -35,14 +31,7 @@ def run_scheduler() -> None:
 
     settings = get_settings()
 
-    async def main() -> None:
-        configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-        configure_tracing(f"{settings.service_name}-scheduler", settings.otlp_endpoint)
-        serve_worker_metrics(settings.metrics_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def body(stop: asyncio.Event) -> None:
         await run_until_stopped(settings, stop)
 
-    asyncio.run(main())
+    runner.run_until_signalled(settings, "scheduler", body)

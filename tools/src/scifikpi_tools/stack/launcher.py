@@ -156,8 +156,11 @@ class LocalStack:
         """A stack on free ports in `data_dir`, for tests.
 
         Postgres: `DATABASE_URL` if set, else 127.0.0.1:5432 if it answers, else embedded (in
-        `data_dir`); a fresh database either way, dropped afterwards. Broker:
-        `KAFKA_BOOTSTRAP_SERVERS` if set, else Tansu on a free port. Output goes to
+        `data_dir`); a fresh database either way, dropped afterwards. Broker: its own Tansu on a
+        free port, for the same reason the database is fresh: a broker shared with the rest of a
+        test session holds other tests' events and consumer groups (members of stopped test
+        workers make a new worker's group join wait, or on Tansu hang). `STACK_KAFKA_BOOTSTRAP_
+        SERVERS` names a broker to use instead (e.g. a real Kafka). Output goes to
         `data_dir/stack.log`.
         """
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +175,7 @@ class LocalStack:
             port_base=None,
             database_url=server,
             fresh_database=server is not None,
-            kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_bootstrap_servers=os.environ.get("STACK_KAFKA_BOOTSTRAP_SERVERS") or None,
             **kwargs,
         )
 
