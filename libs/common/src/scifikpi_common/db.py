@@ -7,6 +7,7 @@ land in one transaction or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -90,6 +91,10 @@ class UnitOfWork:
     async def publish(self, event: Event) -> None:
         """Queue an event in the outbox, inside this transaction."""
         await self._outbox.add(self.session, event)
+
+    async def publish_all(self, events: Sequence[Event]) -> None:
+        """Queue events in order with one statement (a consumed batch's outcomes)."""
+        await self._outbox.add_many(self.session, events)
 
     async def commit(self) -> None:
         await self.session.commit()

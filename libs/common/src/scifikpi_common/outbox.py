@@ -1,11 +1,15 @@
 """The transactional outbox: events are rows written in the business transaction.
 
-`Outbox.add` inserts the envelope and a `pg_notify` in the caller's transaction, so the relay
-(`scifikpi_common.relay`) wakes on commit and nothing is published for a rolled-back change.
+`Outbox.add`/`add_many` insert the envelopes and a `pg_notify` in the caller's transaction, as
+one statement (one round trip for any number of events), so the relay (`scifikpi_common.relay`)
+wakes on commit and nothing is published for a rolled-back change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -17,8 +21,6 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    insert,
-    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -54,19 +56,39 @@ class Outbox:
         self.table = table
         self.producer = producer
         self.channel = f"{table.schema}_outbox"
+        # The NOTIFY is delivered at commit only; it wakes the relay without waiting for its poll.
+        self._insert = text(
+            f"""
+            WITH ins AS (
+                INSERT INTO {table.fullname} (event_id, topic, key, event_type, payload, headers)
+                SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]),
+                                     CAST(:keys AS text[]), CAST(:types AS text[]),
+                                     CAST(:payloads AS jsonb[]), CAST(:headers AS jsonb[]))
+                RETURNING 1
+            )
+            SELECT pg_notify(:channel, '') FROM (SELECT count(*) FROM ins) AS n
+            """  # noqa: S608 - the table name is ours, values are bound
+        )
 
     async def add(self, session: AsyncSession, event: Event) -> Envelope:
-        envelope = Envelope.wrap(event, producer=self.producer)
+        return (await self.add_many(session, [event]))[0]
+
+    async def add_many(self, session: AsyncSession, events: Sequence[Event]) -> list[Envelope]:
+        """Queue `events` in order, inside the session's transaction."""
+        if not events:
+            return []
+        envelopes = [Envelope.wrap(e, producer=self.producer) for e in events]
+        headers = orjson.dumps(current_trace_headers()).decode()
         await session.execute(
-            insert(self.table).values(
-                event_id=envelope.event_id,
-                topic=event.TOPIC,
-                key=envelope.key,
-                event_type=envelope.event_type,
-                payload=envelope.model_dump(mode="json"),
-                headers=current_trace_headers(),
-            )
+            self._insert,
+            {
+                "ids": [env.event_id for env in envelopes],
+                "topics": [e.TOPIC for e in events],
+                "keys": [env.key for env in envelopes],
+                "types": [env.event_type for env in envelopes],
+                "payloads": [env.to_bytes().decode() for env in envelopes],
+                "headers": [headers] * len(envelopes),
+                "channel": self.channel,
+            },
         )
-        # Delivered at commit only; wakes the relay without waiting for its poll.
-        await session.execute(select(func.pg_notify(self.channel, "")))
-        return envelope
+        return envelopes

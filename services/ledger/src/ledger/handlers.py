@@ -45,7 +45,6 @@ from ledger.domain import (
     void_id,
 )
 from ledger.postings import Account, Credit, Posting
-from ledger.publishing import publish_all
 from ledger.settings import LedgerSettings
 
 log = get_logger(__name__)
@@ -85,8 +84,7 @@ async def book_payment(
     )  # fmt: skip
     if posting.created:
         assert posting.posted is not None
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 MoneyCredited(
                     user_id=event.user_id,
@@ -137,8 +135,7 @@ async def refund_payment(uow: UnitOfWork, event: PaymentRefunded) -> Posting:
     )  # fmt: skip
     if posting.created and original.to_user:
         assert posting.posted is not None
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 MoneyDebited(
                     user_id=event.user_id,
@@ -186,7 +183,7 @@ async def credit_mining(uow: UnitOfWork, event: MiningCompleted) -> Posting:
         reference={"session_id": str(event.session_id)},
     )  # fmt: skip
     if posting.created:
-        await publish_all(uow, [_points_credited(event, posting)])
+        await uow.publish_all([_points_credited(event, posting)])
     return posting
 
 
@@ -221,7 +218,7 @@ async def credit_mining_batch(
         if posting is not None:
             published.append(_points_credited(event, posting))
             done[posting.transfer_id] = posting
-    await publish_all(uow, published)
+    await uow.publish_all(published)
     return done
 
 
@@ -240,8 +237,7 @@ async def reserve(
     )  # fmt: skip
     if posting.created:
         assert posting.expires_at is not None
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 PointsReserved(
                     user_id=event.user_id,
@@ -254,8 +250,7 @@ async def reserve(
             ],
         )
     elif posting.status == "insufficient_funds":
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 PointsReservationRejected(
                     user_id=event.user_id,
@@ -275,8 +270,7 @@ async def capture(uow: UnitOfWork, event: NftMinted) -> Posting:
         phase=Phase.post, kind=TransferKind.nft_post,
     )  # fmt: skip
     if posting.created:
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 PointsDebited(
                     user_id=event.user_id,
@@ -301,8 +295,7 @@ async def release(uow: UnitOfWork, event: NftPurchaseFailed) -> Posting:
         phase=Phase.void, kind=TransferKind.nft_void,
     )  # fmt: skip
     if posting.created:
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 PointsReleased(
                     user_id=event.user_id,
@@ -330,8 +323,7 @@ async def expire(uow: UnitOfWork, hold: str) -> Posting:
         kind=TransferKind.nft_expire,
     )  # fmt: skip
     if posting.created and posting.user_id is not None:
-        await publish_all(
-            uow,
+        await uow.publish_all(
             [
                 PointsReleased(
                     user_id=posting.user_id,
