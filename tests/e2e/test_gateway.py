@@ -24,7 +24,7 @@ async def test_docs_is_swagger_ui(gateway: httpx.AsyncClient) -> None:
     assert "swagger-ui" in response.text.lower()
 
 
-async def test_openapi_merges_the_auth_api(gateway: httpx.AsyncClient) -> None:
+async def test_openapi_merges_every_service(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/openapi.json")
     assert response.status_code == 200
     spec = response.json()
@@ -35,9 +35,24 @@ async def test_openapi_merges_the_auth_api(gateway: httpx.AsyncClient) -> None:
         "/api/v1/auth/refresh",
         "/api/v1/auth/logout",
         "/api/v1/auth/me",
+        "/api/v1/payments",
+        "/api/v1/balance/topup",
+        "/api/v1/balance",
+        "/api/v1/history",
+        "/api/v1/mining/start",
+        "/api/v1/mining/status",
+        "/api/v1/mining/sessions",
+        "/api/v1/mining/acceleration/quote",
+        "/api/v1/mining/forecast",
+        "/api/v1/admin/ledger/check",
     ):
         assert path in paths, sorted(paths)
     assert "post" in paths["/api/v1/auth/register"]
+    assert set(paths["/api/v1/balance"]) == {"get"} and set(paths["/api/v1/balance/topup"]) == {
+        "post"
+    }
+    assert spec.get("x-scifikpi-missing-services", []) == []
+    assert paths["/api/v1/admin/ledger/check"]["get"]["x-access"] == "admin"
 
 
 async def test_unknown_route_is_a_problem_404(gateway: httpx.AsyncClient) -> None:
