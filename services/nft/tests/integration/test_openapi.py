@@ -1,0 +1,48 @@
+"""The published contract: every route documented with its problems and response models."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    admin = {"401", "403", "422"}
+    expected = {
+        ("/admin/nft/catalog", "post"): ({"201"} | admin, True),
+        ("/admin/nft/catalog", "get"): ({"200"} | admin, True),
+        ("/admin/nft/catalog/{item_id}", "patch"): ({"200", "404", "409"} | admin, True),
+        ("/admin/nft/catalog/{item_id}/retire", "post"): ({"200", "404"} | admin, True),
+        ("/nft/catalog", "get"): ({"200", "422"}, False),
+        ("/nft/metadata/collection.json", "get"): ({"200"}, False),
+        ("/nft/metadata/items/{item_id}.json", "get"): ({"200", "404"}, False),
+    }
+    routes = {p for p in paths if p.startswith(("/nft", "/admin"))}
+    assert routes == {path for path, _ in expected}
+    for (path, method), (statuses, secured) in expected.items():
+        operation = paths[path][method]
+        assert operation.get("description"), f"{method} {path} has no docstring"
+        assert bool(operation.get("security")) is secured, (method, path)
+        assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                assert "application/problem+json" in response["content"], (path, status)
+            else:
+                assert "$ref" in str(response["content"]["application/json"]["schema"]), path
+    patch = paths["/admin/nft/catalog/{item_id}"]["patch"]["responses"]
+    assert "No such catalog item" in patch["404"]["description"]
+    assert "below the number already sold" in patch["409"]["description"]
+    assert "positive decimal string" in patch["422"]["description"]
+    assert "page cursor" in paths["/nft/catalog"]["get"]["responses"]["422"]["description"]
+    components = schema["components"]["schemas"]
+    assert {
+        "CatalogItemOut", "AdminCatalogItemOut", "CatalogPage", "AdminCatalogPage",
+        "CollectionMetadata", "ItemMetadata", "Problem",
+    } <= set(components)  # fmt: skip
+    assert components["CatalogItemCreate"].get("additionalProperties") is False
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json()["checks"]["database"] == "ok"

@@ -1,0 +1,62 @@
+"""Points parsing and formatting, the supply rule, cursors, TEP-64 shapes (no database)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from nft.domain import (
+    CollectionInfo,
+    check_supply,
+    collection_metadata,
+    decode_cursor,
+    encode_cursor,
+    format_points,
+    parse_points,
+)
+from nft.errors import InvalidCursor, InvalidPrice, SupplyBelowSold
+
+
+@pytest.mark.parametrize(
+    ("text", "micro"),
+    [("12.5", 12_500_000), ("1", 1_000_000), ("0.000001", 1), ("007.250000", 7_250_000),
+     ("1000000000000", 10**18)],
+)  # fmt: skip
+def test_parse_points(text: str, micro: int) -> None:
+    assert parse_points(text) == micro
+    assert parse_points(format_points(micro)) == micro
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "0.000000", "0.0000001", "1.1234567", "-1", "+1", "1e3", "NaN", "Infinity", " 1",
+     "1.", ".5", "", "1,5", "١٢", "1000000000000.000001"],
+)  # fmt: skip
+def test_parse_points_rejects(text: str) -> None:
+    with pytest.raises(InvalidPrice):
+        parse_points(text)
+
+
+def test_format_points() -> None:
+    assert format_points(12_500_000) == "12.500000"
+    assert format_points(1) == "0.000001"
+
+
+def test_supply_rule() -> None:
+    check_supply(5, 5)
+    check_supply(10, 0)
+    with pytest.raises(SupplyBelowSold):
+        check_supply(4, 5)
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    at, item_id = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC), uuid.uuid4()
+    assert decode_cursor(encode_cursor(at, item_id)) == (at, item_id)
+    for bad in ("x", "e30", "WyIyMDI2LTExLTI4VDEyOjAwOjAwIiwieCJd"):
+        with pytest.raises(InvalidCursor):
+            decode_cursor(bad)
+
+
+def test_collection_metadata_omits_unset_fields() -> None:
+    assert collection_metadata(CollectionInfo("A", "B")) == {"name": "A", "description": "B"}
