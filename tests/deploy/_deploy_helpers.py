@@ -21,9 +21,10 @@ SERVICES = {
     "payments": REPO / "services" / "payments",
     "mining": REPO / "services" / "mining",
     "ledger": REPO / "services" / "ledger",
+    "nft": REPO / "services" / "nft",
 }
 #: ...of which these own a database schema (migrations in the image, a `<svc>-migrate` one-shot).
-DB_SERVICES = ("auth", "payments", "mining", "ledger")
+DB_SERVICES = ("auth", "payments", "mining", "ledger", "nft")
 #: Worker processes and the port each serves /metrics on (compose, the chart, the images).
 METRICS_PORTS = {
     "auth-worker": 9101,
@@ -37,6 +38,8 @@ METRICS_PORTS = {
     "ledger-worker": 9104,
     "ledger-relay": 9114,
     "ledger-scheduler": 9124,
+    "nft-worker": 9105,
+    "nft-relay": 9115,
 }
 #: Unprefixed settings ledger and mining must read identically (scifikpi_common.mining_power):
 #: one x- anchor in compose, one global.sharedEnv group in the chart.
@@ -46,7 +49,7 @@ MINING_POWER_VARS = (
     "MINING_R_MAX_MICRO_PER_HOUR",
 )
 #: Environment prefixes of the services' settings (cleared before a settings class is built).
-SETTINGS_PREFIXES = ("AUTH_", "GATEWAY_", "PAYMENTS_", "MINING_", "LEDGER_")
+SETTINGS_PREFIXES = ("AUTH_", "GATEWAY_", "PAYMENTS_", "MINING_", "LEDGER_", "NFT_")
 #: The compose-only tools image (payment-provider stand-ins) and the relay that exposes them.
 TOOLS_DIR = REPO / "deploy" / "compose" / "tools"
 
@@ -60,6 +63,7 @@ def settings_class(service: str) -> type:
     from gateway.settings import GatewaySettings
     from ledger.settings import LedgerSettings
     from mining.settings import MiningSettings
+    from nft.settings import NftSettings
     from payments.settings import PaymentsSettings
 
     return {
@@ -68,6 +72,7 @@ def settings_class(service: str) -> type:
         "payments": PaymentsSettings,
         "mining": MiningSettings,
         "ledger": LedgerSettings,
+        "nft": NftSettings,
     }[service]
 
 

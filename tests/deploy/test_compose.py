@@ -40,11 +40,13 @@ ONE_SHOTS = {"kafka-init"} | {f"{svc}-migrate" for svc in DB_SERVICES}
 PAYMENTS_PROCESSES = {"payments-api", "payments-worker", "payments-relay", "payments-scheduler"}
 MINING_PROCESSES = {"mining-api", "mining-worker", "mining-relay", "mining-scheduler"}
 LEDGER_PROCESSES = {"ledger-api", "ledger-worker", "ledger-relay", "ledger-scheduler"}
+NFT_PROCESSES = {"nft-api", "nft-worker", "nft-relay"}
 APP_SERVICES = (
     {"auth-api", "auth-worker", "auth-relay", "gateway"}
     | PAYMENTS_PROCESSES
     | MINING_PROCESSES
     | LEDGER_PROCESSES
+    | NFT_PROCESSES
 )
 STANDINS = {"localstripe", "yookassa"}
 HEALTHY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
@@ -296,6 +298,7 @@ def test_commands_are_the_services_console_scripts(compose: dict[str, Any]) -> N
         ("payments", tuple(sorted(PAYMENTS_PROCESSES))),
         ("mining", tuple(sorted(MINING_PROCESSES))),
         ("ledger", tuple(sorted(LEDGER_PROCESSES))),
+        ("nft", tuple(sorted(NFT_PROCESSES))),
     ):
         for name in names:
             assert services[name]["build"]["dockerfile"] == f"services/{svc}/Dockerfile"
@@ -308,6 +311,7 @@ def test_commands_are_the_services_console_scripts(compose: dict[str, Any]) -> N
         ("payments", PAYMENTS_PROCESSES),
         ("mining", MINING_PROCESSES),
         ("ledger", LEDGER_PROCESSES),
+        ("nft", NFT_PROCESSES),
     ):
         assert {s for s in console_scripts(svc) if not s.endswith("-admin")} == processes, svc
     assert services["gateway"]["build"]["dockerfile"] == "services/gateway/Dockerfile"
@@ -407,6 +411,7 @@ def test_gateway_environment_parses_into_its_settings(
     assert settings.upstream_url("payments", "http://127.0.0.1:8002") == "http://payments-api:8002"
     assert settings.upstream_url("mining", "http://127.0.0.1:8003") == "http://mining-api:8003"
     assert settings.upstream_url("ledger", "http://127.0.0.1:8004") == "http://ledger-api:8004"
+    assert settings.upstream_url("nft", "http://127.0.0.1:8005") == "http://nft-api:8005"
     assert settings.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
     assert settings.redis_url == "redis://redis:6379/0"
     assert "127.0.0.1:8000/readyz" in " ".join(gateway["healthcheck"]["test"])
@@ -501,6 +506,66 @@ def test_mining_session_duration_can_be_shortened_from_the_host(compose: dict[st
     default = MiningSettings.model_fields["session_duration_s"].default
     assert env_of(api)["MINING_SESSION_DURATION_S"] == str(default)
     assert env_of(api, {"MINING_SESSION_DURATION_S": "60"})["MINING_SESSION_DURATION_S"] == "60"
+
+
+# --- nft -----------------------------------------------------------------------------------------
+
+
+def test_nft_environment_parses_into_its_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api, worker and relay (no scheduler yet) and the migrations read the nft role's database,
+    the compose network's Kafka and JWKS; the metadata base is the gateway as published."""
+    from nft.settings import NftSettings
+
+    services = compose["services"]
+    assert {n for n in services if n.startswith("nft-")} == NFT_PROCESSES | {"nft-migrate"}
+    api = _settings_from(monkeypatch, env_of(services["nft-api"]), NftSettings)
+    assert (api.http_host, api.http_port) == ("0.0.0.0", 8005)  # noqa: S104
+    assert api.http_port == NftSettings.model_fields["http_port"].default
+    assert api.database_url == "postgresql+asyncpg://nft:nft@postgres:5432/scifikpi"
+    assert api.kafka_bootstrap_servers == "kafka:9092"
+    assert str(api.environment) == "local"
+    assert api.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
+    assert "127.0.0.1:8005/readyz" in " ".join(services["nft-api"]["healthcheck"]["test"])
+    # TEP-64 metadata URLs: under the gateway's published /api/v1, overridable from the host.
+    assert api.public_base_url == "http://localhost:8000/api/v1"
+    assert (
+        api.collection_metadata_url() == "http://localhost:8000/api/v1/nft/metadata/collection.json"
+    )
+    assert api.collection_name == NftSettings.model_fields["collection_name"].default
+    assert api.collection_description == NftSettings.model_fields["collection_description"].default
+    assert api.collection_image_url is None  # empty -> unset -> left out of collection.json
+    host = {
+        "NFT_PUBLIC_BASE_URL": "https://api.example/api/v1/",
+        "NFT_COLLECTION_NAME": "Test",
+        "NFT_COLLECTION_IMAGE_URL": "https://cdn.example/c.png",
+    }
+    overridden = _settings_from(monkeypatch, env_of(services["nft-api"], host), NftSettings)
+    assert overridden.public_base_url == "https://api.example/api/v1"
+    assert overridden.collection_name == "Test"
+    assert overridden.collection_image_url == "https://cdn.example/c.png"
+    for name in NFT_PROCESSES - {"nft-api"}:
+        settings = _settings_from(monkeypatch, env_of(services[name]), NftSettings)
+        assert settings.metrics_port == METRICS_PORTS[name], name
+        assert settings.database_url == api.database_url, name
+        assert f"127.0.0.1:{settings.metrics_port}/metrics" in " ".join(
+            services[name]["healthcheck"]["test"]
+        )
+        deps = services[name]["depends_on"]
+        assert deps["nft-migrate"]["condition"] == "service_completed_successfully", name
+        assert deps["kafka-init"]["condition"] == "service_completed_successfully", name
+    migrate = _settings_from(monkeypatch, env_of(services["nft-migrate"]), NftSettings)
+    assert migrate.database_url == api.database_url
+    assert services["nft-migrate"]["command"] == [
+        "alembic", "-c", "services/nft/alembic.ini", "upgrade", "head",
+    ]  # fmt: skip
+    # The gateway waits for nft-api like for the other upstreams; nft is not published.
+    assert services["gateway"]["depends_on"]["nft-api"]["condition"] == "service_healthy"
+    # nft's topic (it publishes nft.purchase.v1) exists before its relay starts.
+    assert "nft.purchase.v1 " in " ".join(map(str, services["kafka-init"]["command"])) + " "
+    # MINING_R_* are ledger's and mining's only.
+    assert not set(MINING_POWER_VARS) & set(env_of(services["nft-api"]))
 
 
 # --- payments and the provider stand-ins ----------------------------------------------------------

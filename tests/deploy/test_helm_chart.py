@@ -63,6 +63,7 @@ EXTERNAL_DB_VALUES: dict[str, Any] = {
         },
         "mining": {"database": {"password": "s3cret"}},
         "ledger": {"database": {"password": "s3cret"}},
+        "nft": {"database": {"password": "s3cret"}},
     },
 }
 #: The provider secrets payments cannot start without (never values in the chart).
@@ -80,7 +81,8 @@ PRODUCTION_PAYMENTS_SECRETS = {
 PAYMENTS_DEPLOYMENTS = {f"scifikpi-payments-{c}" for c in ("api", "worker", "relay", "scheduler")}
 MINING_DEPLOYMENTS = {f"scifikpi-mining-{c}" for c in ("api", "worker", "relay", "scheduler")}
 LEDGER_DEPLOYMENTS = {f"scifikpi-ledger-{c}" for c in ("api", "worker", "relay", "scheduler")}
-#: Services whose pods read an application Secret (envFrom); mining and ledger need none.
+NFT_DEPLOYMENTS = {f"scifikpi-nft-{c}" for c in ("api", "worker", "relay")}
+#: Services whose pods read an application Secret (envFrom); mining, ledger and nft need none.
 SERVICES_WITH_SECRETS = ("auth", "payments")
 
 
@@ -284,6 +286,7 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         | PAYMENTS_DEPLOYMENTS
         | MINING_DEPLOYMENTS
         | LEDGER_DEPLOYMENTS
+        | NFT_DEPLOYMENTS
     )
     assert set(services) == {
         "scifikpi-auth-api",
@@ -291,6 +294,7 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         "scifikpi-payments-api",
         "scifikpi-mining-api",
         "scifikpi-ledger-api",
+        "scifikpi-nft-api",
     }
     assert {
         "scifikpi-auth-api",
@@ -302,6 +306,8 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         "scifikpi-mining-worker",
         "scifikpi-ledger-api",
         "scifikpi-ledger-worker",
+        "scifikpi-nft-api",
+        "scifikpi-nft-worker",
     } <= set(hpas)
     assert set(pdbs) == set(deployments)
     for name, hpa in hpas.items():
@@ -342,7 +348,7 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         for s in ("payments", "mining", "ledger")
         for c in ("relay", "scheduler")
     }
-    for name in fixed | {"scifikpi-auth-relay"}:
+    for name in fixed | {"scifikpi-auth-relay", "scifikpi-nft-relay"}:
         assert name not in hpas
         assert deployments[name]["spec"]["replicas"] == 2
 
@@ -378,13 +384,21 @@ def test_processes_run_their_console_scripts(default_docs: list) -> None:
         assert {f"{service}-{c}" for c in components - {"migrate"}} == {
             s for s in console_scripts(service) if not s.endswith("-admin")
         }, service
+    # nft: api, worker and relay (no scheduler yet), every console script it has.
+    components = {
+        t["metadata"]["labels"]["app.kubernetes.io/component"]
+        for t in pod_templates(default_docs).values()
+        if t["metadata"]["labels"]["app.kubernetes.io/name"] == "nft"
+    }
+    assert components == {"api", "worker", "relay", "migrate"}
+    assert {f"nft-{c}" for c in components - {"migrate"}} == console_scripts("nft")
 
 
 def test_pods_are_hardened(production_docs: list) -> None:
     templates = pod_templates(production_docs)
     # auth api/worker/relay/migrate + payments, mining and ledger api/worker/relay/scheduler/migrate
-    # + gateway api
-    assert len(templates) == 20
+    # + nft api/worker/relay/migrate + gateway api
+    assert len(templates) == 24
     for name, template in templates.items():
         spec = template["spec"]
         assert spec["automountServiceAccountToken"] is False, name
@@ -488,6 +502,7 @@ def test_rendered_environment_parses_into_the_services_settings(
         "scifikpi-payments-db": {"username": "payments", "password": "Pw1rd"},
         "scifikpi-mining-db": {"username": "mining", "password": "Pw3rd"},
         "scifikpi-ledger-db": {"username": "ledger", "password": "Pw4rd"},
+        "scifikpi-nft-db": {"username": "nft", "password": "Pw5rd"},
     }
     configmaps = by_kind(production_docs, "ConfigMap")
     templates = pod_templates(production_docs)
@@ -520,6 +535,7 @@ def test_rendered_environment_parses_into_the_services_settings(
         for svc, port in (("mining", 8003), ("ledger", 8004))
     }
     assert power["mining"] == power["ledger"], "ledger and mining must agree on mining power"
+    _check_nft_environment(templates, configmaps, secrets, services, monkeypatch)
 
     gw_env = _container_env(templates["Deployment/scifikpi-gateway-api"], configmaps, secrets)
     gateway = _settings(monkeypatch, gw_env, GatewaySettings)
@@ -528,6 +544,7 @@ def test_rendered_environment_parses_into_the_services_settings(
         "payments": "http://scifikpi-payments-api:8002",
         "mining": "http://scifikpi-mining-api:8003",
         "ledger": "http://scifikpi-ledger-api:8004",
+        "nft": "http://scifikpi-nft-api:8005",
     }
     from gateway.routes import UPSTREAMS
 
@@ -626,6 +643,65 @@ def _check_mining_ledger_environment(
     migrate_env = _container_env(templates[f"Job/scifikpi-{service}-migrate"], configmaps, secrets)
     assert _settings(monkeypatch, migrate_env, cls).database_url == api.database_url
     return power
+
+
+def _check_nft_environment(
+    templates: dict[str, Any],
+    configmaps: dict[str, Any],
+    secrets: dict[str, dict[str, str]],
+    services: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every process of nft parses its environment in production mode; the metadata URLs are
+    under the gateway's public host."""
+    from nft.settings import NftSettings
+
+    api_env = _container_env(templates["Deployment/scifikpi-nft-api"], configmaps, secrets)
+    api = _settings(monkeypatch, api_env, NftSettings)
+    assert str(api.environment) == "production"
+    assert api.database_url == "postgresql+asyncpg://nft:Pw5rd@scifikpi-pg-rw:5432/scifikpi"
+    assert (api.http_host, api.http_port) == ("0.0.0.0", 8005)  # noqa: S104
+    assert services["scifikpi-nft-api"]["spec"]["ports"][0]["port"] == api.http_port
+    assert api.kafka_bootstrap_servers == "scifikpi-kafka-bootstrap.kafka.svc:9093"
+    assert api.jwks_url == "http://scifikpi-auth-api:8001/.well-known/jwks.json"
+    # Production values: the ingress host of the gateway, with /api/v1.
+    assert api.public_base_url == "https://api.scifikpi.com/api/v1"
+    assert api.collection_metadata_url() == (
+        "https://api.scifikpi.com/api/v1/nft/metadata/collection.json"
+    )
+    for component in ("worker", "relay"):
+        env = _container_env(templates[f"Deployment/scifikpi-nft-{component}"], configmaps, secrets)
+        settings = _settings(monkeypatch, env, NftSettings)
+        assert settings.metrics_port == METRICS_PORTS[f"nft-{component}"]
+        assert settings.database_url == api.database_url
+        assert settings.public_base_url == api.public_base_url
+    migrate_env = _container_env(templates["Job/scifikpi-nft-migrate"], configmaps, secrets)
+    assert _settings(monkeypatch, migrate_env, NftSettings).database_url == api.database_url
+
+
+def test_nft_default_configuration(default_docs: list) -> None:
+    """The chart's values: the gateway's ingress host as the metadata base, the settings'
+    collection defaults, the gateway reaches nft-api, no Secret and no calls out of the cluster."""
+    from nft.settings import NftSettings
+
+    configmaps = by_kind(default_docs, "ConfigMap")
+    nft = configmaps["scifikpi-nft"]["data"]
+    assert nft["NFT_HTTP_PORT"] == "8005"
+    gateway_values = load_yaml(CHART_DIR / "values.yaml")["services"]["gateway"]
+    (host,) = [h["host"] for h in gateway_values["ingress"]["hosts"]]
+    assert nft["NFT_PUBLIC_BASE_URL"] == f"https://{host}/api/v1"
+    for var in ("COLLECTION_NAME", "COLLECTION_DESCRIPTION"):
+        assert nft[f"NFT_{var}"] == NftSettings.model_fields[var.lower()].default
+    assert "NFT_COLLECTION_IMAGE_URL" not in nft  # optional, left out of collection.json
+    assert not set(MINING_POWER_VARS) & set(nft)
+    gateway = configmaps["scifikpi-gateway"]["data"]
+    assert gateway["GATEWAY_UPSTREAM_URLS__NFT"] == "http://scifikpi-nft-api:8005"
+    for name, template in pod_templates(default_docs).items():
+        if template["metadata"]["labels"]["app.kubernetes.io/name"] != "nft":
+            continue
+        (container,) = template["spec"]["containers"]
+        assert not any("secretRef" in s for s in container.get("envFrom", [])), name
+    assert "scifikpi-nft-external" not in by_kind(default_docs, "NetworkPolicy")
 
 
 def test_payments_pods_do_not_start_without_their_provider_secrets(default_docs: list) -> None:
@@ -838,7 +914,9 @@ def test_dev_secrets_exist_before_the_migrations_hook(
         "scifikpi-payments-db",
         "scifikpi-mining-db",
         "scifikpi-ledger-db",
+        "scifikpi-nft-db",
     }
+    assert secrets["scifikpi-nft-db"]["stringData"] == {"username": "nft", "password": "s3cret"}
     assert secrets["scifikpi-ledger-db"]["stringData"] == {
         "username": "ledger",
         "password": "s3cret",
@@ -905,7 +983,7 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         p.get("podSelector", {}).get("matchLabels") for p in auth if "namespaceSelector" not in p
     ]
     assert len(auth) == 2
-    for service in ("auth", "payments", "mining", "ledger"):
+    for service in ("auth", "payments", "mining", "ledger", "nft"):
         workers = _ingress_peers(policies[f"scifikpi-{service}-workers"])
         assert len(workers) == 1 and workers[0]["namespaceSelector"]["matchLabels"] == {
             "kubernetes.io/metadata.name": "monitoring"
@@ -915,7 +993,7 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         ]
     # payments (webhooks included), mining and ledger are reached through the gateway only, and
     # by Prometheus.
-    for service in ("payments", "mining", "ledger"):
+    for service in ("payments", "mining", "ledger", "nft"):
         peers = _ingress_peers(policies[f"scifikpi-{service}-api"])
         assert len(peers) == 2, service
         assert [
@@ -936,7 +1014,7 @@ def test_egress_is_limited_to_the_dependencies(production_docs: list) -> None:
 
     auth = policies["scifikpi-auth-egress"]
     assert ports(auth) == {53, 5432, 9092, 6379, 4317, 4318}
-    for service in ("payments", "mining", "ledger"):
+    for service in ("payments", "mining", "ledger", "nft"):
         assert ports(policies[f"scifikpi-{service}-egress"]) == ports(auth), service
     postgres = next(
         r for r in auth["spec"]["egress"] if {"port": 5432, "protocol": "TCP"} in r.get("ports", [])
@@ -1094,6 +1172,7 @@ def test_pod_monitors_cover_api_and_worker_ports(production_docs: list) -> None:
         "scifikpi-payments",
         "scifikpi-mining",
         "scifikpi-ledger",
+        "scifikpi-nft",
         "scifikpi-pg",
     }
     templates = pod_templates(production_docs)

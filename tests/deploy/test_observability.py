@@ -374,6 +374,7 @@ def test_compose_scrape_targets_are_the_compose_processes(compose: dict[str, Any
         "payments-scheduler",
         "mining-api",
         "ledger-api",
+        "nft-api",
     } | set(METRICS_PORTS)
     for target, process in targets.items():
         host, port = target.split(":")
@@ -533,6 +534,10 @@ def test_dashboard_shows_red_outbox_and_consumer_metrics(known_metrics: set[str]
     exprs = " ".join(dashboard_exprs("prometheus"))
     for needle in ('events_consumed_total{service="ledger"}', 'events_consumed_total{service="mining"}',
                    'event_type="AccelerationRejected"', 'up{process=~"(mining|ledger)-'):  # fmt: skip
+        assert needle in exprs, needle
+    # nft: its routes (catalog, metadata), its outbox, its processes.
+    for needle in ('http_requests_total{service="nft"}', 'outbox_published_total{service="nft"}',
+                   'up{process=~"nft-(api|worker|relay)"}'):  # fmt: skip
         assert needle in exprs, needle
     # Payment outcomes, webhooks, provider calls, stuck payments and refunds have panels.
     assert {

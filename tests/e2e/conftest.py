@@ -113,3 +113,11 @@ def localstripe_url(e2e: E2E) -> str:
     """The Stripe stand-in of the stack (an external stack names it in E2E_LOCALSTRIPE_URL)."""
     assert e2e.localstripe_url, "this stack has no localstripe"
     return e2e.localstripe_url
+
+
+@pytest.fixture
+def database_url(e2e: E2E) -> str:
+    """The stack's database, for ops commands (`ledger-admin`, `auth-admin`)."""
+    if not e2e.database_url:
+        pytest.skip("E2E_DATABASE_URL is not set: cannot run ops commands against this stack")
+    return e2e.database_url

@@ -159,3 +159,30 @@ async def active_user(
     body = refreshed.json()
     assert body["user"]["status"] == "active", body
     return {**body, "registration_payment_id": payment["id"]}
+
+
+def run_cli(script: str, *args: str, database_url: str, stdin: str | None = None) -> Any:
+    """Run one of our console scripts (`ledger-admin`, `auth-admin`...) against the stack's DB."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "local"}
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(Path(sys.executable).parent / script), *args], input=stdin, capture_output=True,
+        text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+async def admin_token(api: httpx.AsyncClient, database_url: str) -> str:
+    """An access token of a fresh admin made with `auth-admin create-admin`, as ops would."""
+    email = new_email("admin")
+    made = run_cli(
+        "auth-admin", "create-admin", "--email", email, "--password-stdin",
+        database_url=database_url, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    login = await api.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return login.json()["access_token"]

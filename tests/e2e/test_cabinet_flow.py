@@ -10,8 +10,6 @@ it -> the session completes at once -> the points in `/balance` -> every step in
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -23,10 +21,12 @@ import pytest
 from e2e_support import (
     PASSWORD,
     active_user,
+    admin_token,
     bearer,
     create_payment,
     eventually,
     new_email,
+    run_cli,
     wait_payment,
 )
 from scifikpi_tools.standins.pay import pay_stripe
@@ -34,21 +34,6 @@ from scifikpi_tools.standins.pay import pay_stripe
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def database_url(e2e: Any) -> str:
-    if not e2e.database_url:
-        pytest.skip("E2E_DATABASE_URL is not set: cannot run ledger-admin against this stack")
-    return e2e.database_url
-
-
-def _cli(script: str, *args: str, database_url: str, stdin: str | None = None) -> Any:
-    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "local"}
-    return subprocess.run(  # noqa: S603 - our own console script
-        [str(BIN / script), *args], input=stdin, capture_output=True, text=True, env=env,
-        timeout=60, check=False,
-    )  # fmt: skip
 
 
 async def _balance(api: httpx.AsyncClient, token: str) -> dict[str, Any]:
@@ -178,18 +163,10 @@ async def test_deposit_mine_accelerate_and_see_it_all(
     assert [i["kind"] for i in await _history(api, token, kind="mining")] == ["mining"]
 
     # the invariants hold, from the ops CLI and from the admin endpoint through the gateway
-    cli = _cli("ledger-admin", "check", database_url=database_url)
+    cli = run_cli("ledger-admin", "check", database_url=database_url)
     assert cli.returncode == 0, cli.stderr
     assert orjson.loads(cli.stdout)["ok"] is True
-    email = new_email("admin")
-    made = _cli(
-        "auth-admin", "create-admin", "--email", email, "--password-stdin",
-        database_url=database_url, stdin=PASSWORD + "\n",
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    login = await api.post("/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    admin = login.json()["access_token"]
+    admin = await admin_token(api, database_url)
     check = await api.get("/admin/ledger/check", headers=bearer(admin))
     assert check.status_code == 200, check.text
     assert check.json()["ok"] is True

@@ -45,6 +45,9 @@ async def test_openapi_merges_every_service(gateway: httpx.AsyncClient) -> None:
         "/api/v1/mining/acceleration/quote",
         "/api/v1/mining/forecast",
         "/api/v1/admin/ledger/check",
+        "/api/v1/nft/catalog",
+        "/api/v1/nft/metadata/items/{item_id}.json",
+        "/api/v1/admin/nft/catalog",
     ):
         assert path in paths, sorted(paths)
     assert "post" in paths["/api/v1/auth/register"]

@@ -34,6 +34,9 @@ def test_the_table_holds_every_service_and_the_gateway_last() -> None:
         "ledger-worker",
         "ledger-relay",
         "ledger-scheduler",
+        "nft-api",
+        "nft-worker",
+        "nft-relay",
         "gateway-api",
     ]
     ports = {p.name: p.metrics_port for s in SERVICES for p in s.process_list()}
@@ -53,6 +56,9 @@ def test_the_table_holds_every_service_and_the_gateway_last() -> None:
         "ledger-worker": 9104,
         "ledger-relay": 9114,
         "ledger-scheduler": 9124,
+        "nft-api": None,
+        "nft-worker": 9105,
+        "nft-relay": 9115,
         "gateway-api": None,
     }
     gateway = next(s for s in SERVICES if s.is_gateway)
@@ -96,6 +102,9 @@ def test_ports_shift_together(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None
         "ledger-worker": base + 1104,
         "ledger-relay": base + 1114,
         "ledger-scheduler": base + 1124,
+        "nft-api": base + 5,
+        "nft-worker": base + 1105,
+        "nft-relay": base + 1115,
         "gateway-api": base,
         "localstripe": base + 420,
         "yookassa": base + 421,
@@ -145,6 +154,9 @@ def test_each_process_gets_its_environment(tmp_path, monkeypatch: pytest.MonkeyP
     assert gateway["GATEWAY_UPSTREAM_URLS__PAYMENTS"] == stack.url("payments")
     assert gateway["GATEWAY_UPSTREAM_URLS__LEDGER"] == stack.url("ledger")
     assert gateway["GATEWAY_UPSTREAM_URLS__MINING"] == stack.url("mining")
+    assert gateway["GATEWAY_UPSTREAM_URLS__NFT"] == stack.url("nft")
+    nft = stack.env_for(procs["nft-api"])
+    assert nft["NFT_PUBLIC_BASE_URL"] == f"{stack.gateway_url}/api/v1"
     ledger_sweeper = stack.env_for(procs["ledger-scheduler"])
     assert ledger_sweeper["LEDGER_METRICS_PORT"] == str(stack.ports["ledger-scheduler"])
 
@@ -196,8 +208,8 @@ def test_standins_start_with_the_webhooks_of_the_gateway(tmp_path, monkeypatch) 
 def test_port_offsets_cover_every_fixed_port() -> None:
     offsets = port_offsets()
     assert {
-        *(0, 1, 2, 3, 4, 420, 421, 1092),
-        *(1101, 1111, 1102, 1112, 1122, 1103, 1113, 1123, 1104, 1114, 1124),
+        *(0, 1, 2, 3, 4, 5, 420, 421, 1092),
+        *(1101, 1111, 1102, 1112, 1122, 1103, 1113, 1123, 1104, 1114, 1124, 1105, 1115),
     } == set(offsets)
 
 

@@ -38,7 +38,13 @@ CREATE SCHEMA ledger AUTHORIZATION ledger;
 ALTER ROLE ledger SET search_path = ledger;
 DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO ledger', current_database()); END $$;
 
--- Next service (nft): copy the four lines above with its name.
+-- nft -------------------------------------------------------------------------------------------
+CREATE ROLE nft LOGIN PASSWORD 'nft';
+CREATE SCHEMA nft AUTHORIZATION nft;
+ALTER ROLE nft SET search_path = nft;
+DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO nft', current_database()); END $$;
+
+-- Next service: copy the four lines above with its name.
 --
 -- A data directory initialised before a service was added never re-runs this file: add the
 -- service's four lines by hand (`docker compose exec postgres psql -U postgres -d scifikpi`), or

@@ -41,12 +41,19 @@ def test_cabinet_routes_reach_their_owners() -> None:
         ("GET", "/mining/sessions"): "mining",
         ("POST", "/mining/acceleration/quote"): "mining",
         ("GET", "/mining/forecast"): "mining",
+        ("GET", "/nft/catalog"): "nft",
+        ("GET", "/nft/metadata/collection.json"): "nft",
+        ("GET", "/nft/metadata/items/0190f0c4-aaaa-7bbb-8ccc-000000000001.json"): "nft",
+        ("PATCH", "/admin/nft/catalog/0190f0c4-aaaa-7bbb-8ccc-000000000001"): "nft",
     }
     for (method, path), service in owner.items():
         assert table.match(method, "/api/v1" + path).route.service == service, path
     assert table.match("GET", "/api/v1/admin/ledger/check").route.access == "admin"
     assert table.match("POST", "/api/v1/balance").allowed == {"GET"}
     assert table.match("POST", "/api/v1/mining/status").allowed == {"GET"}
+    assert table.match("GET", "/api/v1/nft/metadata/items/x.json").route.access == "public"
+    assert table.match("GET", "/api/v1/nft/metadata/items/a/b.json").route is None
+    assert table.match("POST", "/api/v1/admin/nft/catalog").route.access == "admin"
 
 
 def test_routes_must_name_known_upstreams() -> None:

@@ -73,6 +73,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
     Upstream("payments", "http://127.0.0.1:8002"),
     Upstream("mining", "http://127.0.0.1:8003"),
     Upstream("ledger", "http://127.0.0.1:8004"),
+    Upstream("nft", "http://127.0.0.1:8005"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -97,6 +98,13 @@ ROUTES: tuple[Route, ...] = (
     Route("ledger", "GET", "/balance", USER),
     Route("ledger", "GET", "/history", USER),
     Route("ledger", "GET", "/admin/ledger/check", ADMIN),
+    Route("nft", "GET", "/nft/catalog", PUBLIC),
+    # TEP-64 metadata: public, the on-chain content points here
+    Route("nft", "GET", "/nft/metadata/collection.json", PUBLIC),
+    Route("nft", "GET", "/nft/metadata/items/{item_id}.json", PUBLIC),
+    Route("nft", "POST GET", "/admin/nft/catalog", ADMIN),
+    Route("nft", "PATCH", "/admin/nft/catalog/{item_id}", ADMIN),
+    Route("nft", "POST", "/admin/nft/catalog/{item_id}/retire", ADMIN),
 )
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")

@@ -295,6 +295,9 @@ class LocalStack:
             env[f"{svc.env_prefix}METRICS_PORT"] = str(self.ports[proc.name])
         if svc.name == "payments":
             env.update(self.provider_env())
+        if svc.name == "nft":
+            # the TEP-64 metadata URLs point at this stack's gateway
+            env["NFT_PUBLIC_BASE_URL"] = f"{self.gateway_url}/api/v1"
         env.update(self.extra_env)
         return env
 
