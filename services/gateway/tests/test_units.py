@@ -45,6 +45,13 @@ def test_cabinet_routes_reach_their_owners() -> None:
         ("GET", "/nft/metadata/collection.json"): "nft",
         ("GET", "/nft/metadata/items/0190f0c4-aaaa-7bbb-8ccc-000000000001.json"): "nft",
         ("PATCH", "/admin/nft/catalog/0190f0c4-aaaa-7bbb-8ccc-000000000001"): "nft",
+        ("POST", "/nft/purchases"): "nft",
+        ("GET", "/nft/purchases/0190f0c4-aaaa-7bbb-8ccc-000000000001"): "nft",
+        ("GET", "/nft/mine"): "nft",
+        ("POST", "/nft/wallets/challenge"): "nft",
+        ("POST", "/nft/wallets/verify"): "nft",
+        ("POST", "/nft/0190f0c4-aaaa-7bbb-8ccc-000000000001/transfer"): "nft",
+        ("GET", "/nft/transfers/0190f0c4-aaaa-7bbb-8ccc-000000000001"): "nft",
     }
     for (method, path), service in owner.items():
         assert table.match(method, "/api/v1" + path).route.service == service, path
@@ -54,6 +61,8 @@ def test_cabinet_routes_reach_their_owners() -> None:
     assert table.match("GET", "/api/v1/nft/metadata/items/x.json").route.access == "public"
     assert table.match("GET", "/api/v1/nft/metadata/items/a/b.json").route is None
     assert table.match("POST", "/api/v1/admin/nft/catalog").route.access == "admin"
+    assert table.match("POST", "/api/v1/nft/purchases").route.access == "user"
+    assert table.match("GET", "/api/v1/nft/a/transfer").route is None
 
 
 def test_routes_must_name_known_upstreams() -> None:

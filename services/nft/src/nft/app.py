@@ -8,11 +8,16 @@ from scifikpi_common.security import JwksFetcher
 
 from nft.api import admin_router, public_router
 from nft.models import make_outbox
+from nft.purchases_api import purchases_router
 from nft.settings import NftSettings, get_settings
+from nft.wallets_api import wallets_router
 
-DESCRIPTION = """NFT: the catalog admins manage, the public catalog, and TEP-64 metadata JSON at
-stable URLs that the on-chain collection content points to. Points are micro-points shown as
-decimal strings; times are UTC. (Purchases, TON minting, wallets and transfers come next.)
+DESCRIPTION = """NFT: the catalog admins manage, the public catalog, TEP-64 metadata JSON at stable
+URLs that the on-chain collection content points to; purchases with points (202, then poll until
+`completed` or `failed`), NFTs minted on TON into platform custody, wallet binding with a TON
+Connect `ton_proof`, and transfers of an NFT to the bound wallet (202, then poll). Points are
+decimal strings; addresses are user-friendly (contracts bounceable, wallets non-bounceable);
+times are UTC.
 
 Errors are `application/problem+json` with a stable `type` (`urn:scifikpi:problem:...`)."""
 
@@ -25,7 +30,7 @@ def create_app(
         settings,
         title="SciFiKPI nft",
         description=DESCRIPTION,
-        routers=[public_router, admin_router],
+        routers=[public_router, wallets_router, purchases_router, admin_router],
         outbox=make_outbox(),
         jwks_fetcher=jwks_fetcher,
     )

@@ -42,7 +42,7 @@ async def test_version_table_and_constraints(engine: AsyncEngine) -> None:
                 )
             ).scalars()
         )
-    assert version == "0001"
+    assert version == "0002"
     assert {
         "catalog_items_pkey", "catalog_items_supply_sold_check", "catalog_items_price_check",
         "catalog_items_supply_total_check", "catalog_items_status_check",

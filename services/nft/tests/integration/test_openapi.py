@@ -17,6 +17,15 @@ async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClie
         ("/nft/catalog", "get"): ({"200", "422"}, False),
         ("/nft/metadata/collection.json", "get"): ({"200"}, False),
         ("/nft/metadata/items/{item_id}.json", "get"): ({"200", "404"}, False),
+        ("/nft/purchases", "post"): ({"200", "202", "400", "401", "403", "404", "409", "422"}, True),
+        ("/nft/purchases", "get"): ({"200", "401", "422"}, True),
+        ("/nft/purchases/{purchase_id}", "get"): ({"200", "401", "404"}, True),
+        ("/nft/mine", "get"): ({"200", "401", "422"}, True),
+        ("/nft/{nft_id}/transfer", "post"): ({"202", "401", "404", "409", "422"}, True),
+        ("/nft/transfers/{transfer_id}", "get"): ({"200", "401", "404"}, True),
+        ("/nft/wallets/challenge", "post"): ({"201", "401", "403"}, True),
+        ("/nft/wallets/verify", "post"): ({"200", "401", "403", "409", "422"}, True),
+        ("/nft/wallets/me", "get"): ({"200", "401", "404"}, True),
     }
     routes = {p for p in paths if p.startswith(("/nft", "/admin"))}
     assert routes == {path for path, _ in expected}

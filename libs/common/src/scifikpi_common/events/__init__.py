@@ -21,7 +21,12 @@ from scifikpi_common.events.mining import (
     MiningCompleted,
     MiningStarted,
 )
-from scifikpi_common.events.nft import NftMinted, NftPurchaseFailed, NftPurchaseRequested
+from scifikpi_common.events.nft import (
+    NftMinted,
+    NftPurchaseFailed,
+    NftPurchaseRequested,
+    NftTransferred,
+)
 from scifikpi_common.events.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 
 #: Every event type we publish, by `event_type`.
@@ -47,6 +52,7 @@ ALL_EVENTS: dict[str, type[Event]] = {
         NftPurchaseRequested,
         NftMinted,
         NftPurchaseFailed,
+        NftTransferred,
     )
 }
 
@@ -63,6 +69,7 @@ __all__ = [
     "NftMinted",
     "NftPurchaseFailed",
     "NftPurchaseRequested",
+    "NftTransferred",
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentSucceeded",

@@ -1,6 +1,10 @@
-"""Events of the nft service, on `nft.purchase.v1` (keyed by user id).
+"""Events of the nft service, keyed by user id.
 
-The nft service itself arrives in a later issue; the ledger consumes these already.
+- `nft.purchase.v1`: the purchase saga (requested, minted, failed); the ledger holds, captures
+  and releases the price on these;
+- `nft.transfer.v1`: an NFT left custody for its owner's verified wallet (confirmed on chain).
+
+Addresses are raw (`0:<64 hex>`); convert for display.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pydantic import Field
 from scifikpi_common.events.base import Event
 
 PURCHASE_TOPIC = "nft.purchase.v1"
+TRANSFER_TOPIC = "nft.transfer.v1"
 
 
 class _PurchaseEvent(Event):
@@ -39,6 +44,8 @@ class NftMinted(_PurchaseEvent):
 
     catalog_item_id: UUID | None = None
     nft_address: str | None = Field(default=None, description="The item's on-chain address.")
+    collection_address: str | None = Field(default=None, description="The collection's address.")
+    item_index: int | None = Field(default=None, ge=0, description="The item's index in it.")
     minted_at: datetime | None = None
 
 
@@ -49,3 +56,17 @@ class NftPurchaseFailed(_PurchaseEvent):
 
     reason: str
     failed_at: datetime | None = None
+
+
+class NftTransferred(Event):
+    """An NFT's on-chain owner is now the user's verified wallet (it left platform custody)."""
+
+    TOPIC: ClassVar[str] = TRANSFER_TOPIC
+    EVENT_TYPE: ClassVar[str] = "NftTransferred"
+
+    transfer_id: UUID
+    nft_id: UUID = Field(description="The NFT (the id of the purchase that minted it).")
+    item_address: str
+    to_address: str = Field(description="The user's verified wallet.")
+    message_hash: str = Field(description="Hash of the signed external message that carried it.")
+    transferred_at: datetime
