@@ -40,6 +40,7 @@ METRICS_PORTS = {
     "ledger-scheduler": 9124,
     "nft-worker": 9105,
     "nft-relay": 9115,
+    "nft-scheduler": 9125,
 }
 #: Unprefixed settings ledger and mining must read identically (scifikpi_common.mining_power):
 #: one x- anchor in compose, one global.sharedEnv group in the chart.
@@ -53,8 +54,15 @@ SETTINGS_PREFIXES = ("AUTH_", "GATEWAY_", "PAYMENTS_", "MINING_", "LEDGER_", "NF
 #: The compose-only tools image (payment-provider stand-ins) and the relay that exposes them.
 TOOLS_DIR = REPO / "deploy" / "compose" / "tools"
 
-#: Modules whose prometheus_client objects the services export.
-METRIC_MODULES = ("scifikpi_common.metrics", "payments.metrics")
+#: Modules whose prometheus_client objects the services export (nft: its chain engine's).
+METRIC_MODULES = (
+    "scifikpi_common.metrics",
+    "payments.metrics",
+    "nft.minting",
+    "nft.transferring",
+    "nft.sending",
+    "nft.chain_loop",
+)
 
 
 def settings_class(service: str) -> type:

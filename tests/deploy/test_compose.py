@@ -40,7 +40,7 @@ ONE_SHOTS = {"kafka-init"} | {f"{svc}-migrate" for svc in DB_SERVICES}
 PAYMENTS_PROCESSES = {"payments-api", "payments-worker", "payments-relay", "payments-scheduler"}
 MINING_PROCESSES = {"mining-api", "mining-worker", "mining-relay", "mining-scheduler"}
 LEDGER_PROCESSES = {"ledger-api", "ledger-worker", "ledger-relay", "ledger-scheduler"}
-NFT_PROCESSES = {"nft-api", "nft-worker", "nft-relay"}
+NFT_PROCESSES = {"nft-api", "nft-worker", "nft-relay", "nft-scheduler"}
 APP_SERVICES = (
     {"auth-api", "auth-worker", "auth-relay", "gateway"}
     | PAYMENTS_PROCESSES
@@ -272,7 +272,7 @@ def test_postgres_init_sql_runs_on_postgres(compose: dict[str, Any]) -> None:
             "BEGIN;\n"
             f"\\i {init_sql_path(compose)}\n"
             "SELECT n.nspname || '=' || pg_get_userbyid(n.nspowner) FROM pg_namespace n "
-            f"WHERE n.nspname IN ({names});\n"
+            f"WHERE n.nspname IN ({names}, 'ton_local');\n"
             "ROLLBACK;\n"
         )
         target = admin.rsplit("/", 1)[0] + "/" + database
@@ -282,7 +282,8 @@ def test_postgres_init_sql_runs_on_postgres(compose: dict[str, Any]) -> None:
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         owners = {line for line in result.stdout.split() if "=" in line}
-        assert owners == {f"{r}={r}" for r in roles}
+        # ...and nft's emulated TON chain (NFT_TON_NETWORK=local), which nft creates itself.
+        assert owners == {f"{r}={r}" for r in roles} | {"ton_local=nft"}
     finally:
         subprocess.run(["psql", admin, "-c", f"DROP DATABASE IF EXISTS {database}"],  # noqa: S603
                        capture_output=True, timeout=30, check=False)  # fmt: skip
@@ -514,8 +515,8 @@ def test_mining_session_duration_can_be_shortened_from_the_host(compose: dict[st
 def test_nft_environment_parses_into_its_settings(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """api, worker and relay (no scheduler yet) and the migrations read the nft role's database,
-    the compose network's Kafka and JWKS; the metadata base is the gateway as published."""
+    """api, worker, relay, scheduler and the migrations read the nft role's database, the
+    compose network's Kafka and JWKS; the metadata base is the gateway as published."""
     from nft.settings import NftSettings
 
     services = compose["services"]
@@ -554,7 +555,13 @@ def test_nft_environment_parses_into_its_settings(
         )
         deps = services[name]["depends_on"]
         assert deps["nft-migrate"]["condition"] == "service_completed_successfully", name
-        assert deps["kafka-init"]["condition"] == "service_completed_successfully", name
+        if name == "nft-scheduler":
+            # The chain engine works on Postgres (and the chain) only; it publishes through the
+            # outbox, so it waits for no topic.
+            assert deps["postgres"]["condition"] == "service_healthy"
+            assert "kafka-init" not in deps
+        else:
+            assert deps["kafka-init"]["condition"] == "service_completed_successfully", name
     migrate = _settings_from(monkeypatch, env_of(services["nft-migrate"]), NftSettings)
     assert migrate.database_url == api.database_url
     assert services["nft-migrate"]["command"] == [
@@ -562,8 +569,10 @@ def test_nft_environment_parses_into_its_settings(
     ]  # fmt: skip
     # The gateway waits for nft-api like for the other upstreams; nft is not published.
     assert services["gateway"]["depends_on"]["nft-api"]["condition"] == "service_healthy"
-    # nft's topic (it publishes nft.purchase.v1) exists before its relay starts.
-    assert "nft.purchase.v1 " in " ".join(map(str, services["kafka-init"]["command"])) + " "
+    # nft's topics (it publishes nft.purchase.v1 and nft.transfer.v1) exist before its relay.
+    words = set(re.split(r"[\s;\\]+", " ".join(map(str, services["kafka-init"]["command"]))))
+    for topic in ("nft.purchase.v1", "nft.transfer.v1"):
+        assert {topic, f"{topic}.dlq"} <= words, topic
     # MINING_R_* are ledger's and mining's only.
     assert not set(MINING_POWER_VARS) & set(env_of(services["nft-api"]))
 
@@ -795,3 +804,64 @@ def test_compose_runs_every_process_of_the_local_stack(compose: dict[str, Any]) 
                 assert env[f"{svc.env_prefix}METRICS_PORT"] == str(proc.metrics_port), name
         if svc.has_db:
             assert f"{svc.name}-migrate" in services
+
+
+def test_nft_runs_on_the_local_ton_chain_by_default(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose runs the emulated chain (schema `ton_local` of the nft database, pre-created for
+    the nft role) with the development custody key; .env switches every nft process to testnet
+    with a real key and, optionally, a mounted liteserver config."""
+    from nft.settings import DEV_CUSTODY_PRIVATE_KEY, NftSettings, TonNetwork
+
+    services = compose["services"]
+    nft = sorted(n for n in services if n.startswith("nft-"))
+    for name in nft:
+        settings = _settings_from(monkeypatch, env_of(services[name]), NftSettings)
+        assert settings.ton_network is TonNetwork.local, name
+        assert settings.ton_liteserver_config is None, name
+        assert settings.custody_seed() == DEV_CUSTODY_PRIVATE_KEY, name
+    # The nft processes create `ton_local` themselves; init.sql makes it theirs up front.
+    init_sql = init_sql_path(compose).read_text()
+    assert re.search(r"^CREATE SCHEMA ton_local AUTHORIZATION nft;$", init_sql, re.MULTILINE)
+    from nft.ton import local
+
+    assert local.SCHEMA == "ton_local"
+    # Testnet from the host / .env: the same variables reach every nft process.
+    key = "ab" * 32
+    host = {
+        "NFT_TON_NETWORK": "testnet",
+        "NFT_CUSTODY_PRIVATE_KEY": key,
+        "NFT_TON_LITESERVER_CONFIG": "/etc/scifikpi/ton/global.config.json",
+    }
+    for name in nft:
+        env = {**env_of(services[name], host), "NFT_CUSTODY_PRIVATE_KEY": key}
+        settings = _settings_from(monkeypatch, env, NftSettings)
+        assert settings.ton_network is TonNetwork.testnet, name
+        assert str(settings.ton_liteserver_config) == "/etc/scifikpi/ton/global.config.json"
+        assert settings.custody_seed() == key
+    # The development key never signs outside local/test.
+    staging = _settings_from(
+        monkeypatch, {**env_of(services["nft-scheduler"]), "ENVIRONMENT": "staging"}, NftSettings
+    )
+    with pytest.raises(ValueError, match="NFT_CUSTODY_PRIVATE_KEY"):
+        staging.custody_seed()
+    # No secret value is written into the compose file itself.
+    assert DEV_CUSTODY_PRIVATE_KEY not in COMPOSE_FILE.read_text()
+
+
+def test_nft_scheduler_is_one_chain_engine(compose: dict[str, Any]) -> None:
+    """nft-scheduler: the nft image, the nft environment, metrics on 9125 (healthcheck), and a
+    single service without replicas (one active engine; a second would only stand by)."""
+    services = compose["services"]
+    scheduler = services["nft-scheduler"]
+    assert scheduler["command"] == ["nft-scheduler"]
+    assert scheduler["image"] == services["nft-api"]["image"]
+    assert env_of(scheduler)["NFT_METRICS_PORT"] == str(METRICS_PORTS["nft-scheduler"]) == "9125"
+    assert "127.0.0.1:9125/metrics" in " ".join(scheduler["healthcheck"]["test"])
+    assert "deploy" not in scheduler and "scale" not in scheduler
+    assert scheduler.get("restart") == "unless-stopped"
+    shared = {k: v for k, v in env_of(scheduler).items() if k != "NFT_METRICS_PORT"}
+    assert shared == {
+        k: v for k, v in env_of(services["nft-worker"]).items() if k != "NFT_METRICS_PORT"
+    }

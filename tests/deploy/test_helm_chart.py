@@ -63,7 +63,10 @@ EXTERNAL_DB_VALUES: dict[str, Any] = {
         },
         "mining": {"database": {"password": "s3cret"}},
         "ledger": {"database": {"password": "s3cret"}},
-        "nft": {"database": {"password": "s3cret"}},
+        "nft": {
+            "secrets": {"create": True, "data": {"NFT_CUSTODY_PRIVATE_KEY": "cd" * 32}},
+            "database": {"password": "s3cret"},
+        },
     },
 }
 #: The provider secrets payments cannot start without (never values in the chart).
@@ -81,9 +84,30 @@ PRODUCTION_PAYMENTS_SECRETS = {
 PAYMENTS_DEPLOYMENTS = {f"scifikpi-payments-{c}" for c in ("api", "worker", "relay", "scheduler")}
 MINING_DEPLOYMENTS = {f"scifikpi-mining-{c}" for c in ("api", "worker", "relay", "scheduler")}
 LEDGER_DEPLOYMENTS = {f"scifikpi-ledger-{c}" for c in ("api", "worker", "relay", "scheduler")}
-NFT_DEPLOYMENTS = {f"scifikpi-nft-{c}" for c in ("api", "worker", "relay")}
-#: Services whose pods read an application Secret (envFrom); mining, ledger and nft need none.
-SERVICES_WITH_SECRETS = ("auth", "payments")
+NFT_DEPLOYMENTS = {f"scifikpi-nft-{c}" for c in ("api", "worker", "relay", "scheduler")}
+#: Services whose pods read an application Secret (envFrom); mining and ledger need none.
+SERVICES_WITH_SECRETS = ("auth", "payments", "nft")
+#: nft's custody key, in production a Secret made outside the chart (64 hex chars).
+PRODUCTION_NFT_SECRETS = {"NFT_CUSTODY_PRIVATE_KEY": "5e" * 32}
+#: A TON global config as the liteserver ConfigMap holds it (the shape nft.ton.lite checks).
+TON_GLOBAL_CONFIG = {
+    "liteservers": [
+        {
+            "ip": 84478511,
+            "port": 19949,
+            "id": {"key": "n4VDnSCUuSpjnCyUk9e3QOOd6o0ItSWYbTnW3Wnn8wk="},
+        }
+    ],
+    "validator": {
+        "init_block": {
+            "workchain": -1,
+            "shard": -9223372036854775808,
+            "seqno": 1,
+            "root_hash": "F6OpKZKqvqeFp6CQmFomXNMfMj2EnLUiinSTXMdGuNM=",
+            "file_hash": "XplPz01CXAps5qeSWUtxcyBfdAo5zVb1N979KLSKD24=",
+        }
+    },
+}
 
 
 def kube_versions() -> list[str]:
@@ -207,6 +231,22 @@ def test_values_files_satisfy_the_schema(
         ({"global": {"sharedEnv": {"miningPower": {"MINING_R_MAX": "1"}}}}, "MINING_R_MAX"),
         ({"services": {"ledger": {"sharedEnv": ["mining-power"]}}}, "sharedEnv"),
         ({"services": {"mining": {"scheduler": {"replcas": 3}}}}, "replcas"),
+        ({"services": {"nft": {"ton": {"network": "devnet"}}}}, "network"),
+        ({"services": {"nft": {"ton": {"netwrk": "testnet"}}}}, "netwrk"),
+        (
+            {
+                "services": {
+                    "nft": {
+                        "ton": {
+                            "network": "mainnet",
+                            "liteserverConfig": {"existingConfigMap": "ton", "json": "{}"},
+                        }
+                    }
+                }
+            },
+            "liteserverConfig",
+        ),
+        ({"services": {"nft": {"externalEgress": {"anyPort": "yes"}}}}, "anyPort"),
     ],
 )
 def test_schema_rejects_bad_values(
@@ -338,6 +378,9 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
             )
         ]
         assert pods == [name], f"Service {name} selects {pods}"
+    # The nft chain engine: one active (advisory lock), extra replicas only stand by: 1, no HPA.
+    assert "scifikpi-nft-scheduler" not in hpas
+    assert deployments["scifikpi-nft-scheduler"]["spec"]["replicas"] == 1
     # The relay is one active publisher (advisory lock) plus a standby: no HPA, fixed replicas.
     # The scheduler shares its work through row locks and leases: two for availability, no HPA
     # (its load is provider and database round trips, not CPU).
@@ -384,21 +427,25 @@ def test_processes_run_their_console_scripts(default_docs: list) -> None:
         assert {f"{service}-{c}" for c in components - {"migrate"}} == {
             s for s in console_scripts(service) if not s.endswith("-admin")
         }, service
-    # nft: api, worker and relay (no scheduler yet), every console script it has.
+    # nft: api, worker, relay and the scheduler (chain engine); nft-admin is run by hand in the
+    # scheduler's pod.
     components = {
         t["metadata"]["labels"]["app.kubernetes.io/component"]
         for t in pod_templates(default_docs).values()
         if t["metadata"]["labels"]["app.kubernetes.io/name"] == "nft"
     }
-    assert components == {"api", "worker", "relay", "migrate"}
-    assert {f"nft-{c}" for c in components - {"migrate"}} == console_scripts("nft")
+    assert components == {"api", "worker", "relay", "scheduler", "migrate"}
+    assert {f"nft-{c}" for c in components - {"migrate"}} == {
+        s for s in console_scripts("nft") if not s.endswith("-admin")
+    }
+    assert "nft-admin" in console_scripts("nft")
 
 
 def test_pods_are_hardened(production_docs: list) -> None:
     templates = pod_templates(production_docs)
     # auth api/worker/relay/migrate + payments, mining and ledger api/worker/relay/scheduler/migrate
-    # + nft api/worker/relay/migrate + gateway api
-    assert len(templates) == 24
+    # + nft api/worker/relay/scheduler/migrate + gateway api
+    assert len(templates) == 25
     for name, template in templates.items():
         spec = template["spec"]
         assert spec["automountServiceAccountToken"] is False, name
@@ -415,7 +462,14 @@ def test_pods_are_hardened(production_docs: list) -> None:
             resources = container["resources"]
             assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
             assert resources["limits"]["memory"], name
-            assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}  # noqa: S108
+            mounts = {m["mountPath"] for m in container["volumeMounts"]}
+            if name == "Deployment/scifikpi-nft-scheduler":
+                # ...plus the TON liteserver config, read-only (production: mainnet).
+                assert mounts == {"/tmp", "/etc/scifikpi/ton"}  # noqa: S108
+                (ton,) = [m for m in container["volumeMounts"] if m["name"] == "ton-config"]
+                assert ton["readOnly"] is True
+            else:
+                assert mounts == {"/tmp"}, name  # noqa: S108
         assert spec["imagePullSecrets"] == [{"name": "registry-credentials"}]
 
 
@@ -503,6 +557,7 @@ def test_rendered_environment_parses_into_the_services_settings(
         "scifikpi-mining-db": {"username": "mining", "password": "Pw3rd"},
         "scifikpi-ledger-db": {"username": "ledger", "password": "Pw4rd"},
         "scifikpi-nft-db": {"username": "nft", "password": "Pw5rd"},
+        "scifikpi-nft-secrets": PRODUCTION_NFT_SECRETS,
     }
     configmaps = by_kind(production_docs, "ConfigMap")
     templates = pod_templates(production_docs)
@@ -669,19 +724,40 @@ def _check_nft_environment(
     assert api.collection_metadata_url() == (
         "https://api.scifikpi.com/api/v1/nft/metadata/collection.json"
     )
-    for component in ("worker", "relay"):
+    # Production values: mainnet, the custody key from the nft Secret in nft-scheduler only (the
+    # one process that signs), the liteserver config only where the chain is reached.
+    from nft.settings import TonNetwork
+
+    key = PRODUCTION_NFT_SECRETS["NFT_CUSTODY_PRIVATE_KEY"]
+    assert api.ton_network is TonNetwork.mainnet
+    assert api.custody_private_key is None  # the API never sees the hot wallet's key
+    assert api.ton_liteserver_config is None
+    for component in ("worker", "relay", "scheduler"):
         env = _container_env(templates[f"Deployment/scifikpi-nft-{component}"], configmaps, secrets)
         settings = _settings(monkeypatch, env, NftSettings)
         assert settings.metrics_port == METRICS_PORTS[f"nft-{component}"]
         assert settings.database_url == api.database_url
         assert settings.public_base_url == api.public_base_url
+        assert settings.ton_network is TonNetwork.mainnet
+        if component == "scheduler":
+            assert settings.custody_private_key.get_secret_value() == key
+            assert settings.custody_seed() == key
+            assert str(settings.ton_liteserver_config) == "/etc/scifikpi/ton/global.config.json"
+        else:
+            assert settings.custody_private_key is None, component
+            assert settings.ton_liteserver_config is None, component
     migrate_env = _container_env(templates["Job/scifikpi-nft-migrate"], configmaps, secrets)
     assert _settings(monkeypatch, migrate_env, NftSettings).database_url == api.database_url
+    # Outside local/test, custody refuses to sign without its own key (never the dev one); the
+    # chart makes it a secretKeyRef of the scheduler so Kubernetes holds that pod instead.
+    with pytest.raises(ValueError, match="NFT_CUSTODY_PRIVATE_KEY"):
+        api.custody_seed()
 
 
 def test_nft_default_configuration(default_docs: list) -> None:
     """The chart's values: the gateway's ingress host as the metadata base, the settings'
-    collection defaults, the gateway reaches nft-api, no Secret and no calls out of the cluster."""
+    collection defaults, the gateway reaches nft-api, testnet, the custody key Secret and calls
+    out of the cluster in the scheduler only."""
     from nft.settings import NftSettings
 
     configmaps = by_kind(default_docs, "ConfigMap")
@@ -696,12 +772,107 @@ def test_nft_default_configuration(default_docs: list) -> None:
     assert not set(MINING_POWER_VARS) & set(nft)
     gateway = configmaps["scifikpi-gateway"]["data"]
     assert gateway["GATEWAY_UPSTREAM_URLS__NFT"] == "http://scifikpi-nft-api:8005"
+    assert nft["NFT_TON_NETWORK"] == "testnet"
+    assert "NFT_TON_LITESERVER_CONFIG" not in nft, "testnet: the config bundled in the image"
+    assert "scifikpi-nft-ton" not in by_kind(default_docs, "ConfigMap")
     for name, template in pod_templates(default_docs).items():
         if template["metadata"]["labels"]["app.kubernetes.io/name"] != "nft":
             continue
         (container,) = template["spec"]["containers"]
-        assert not any("secretRef" in s for s in container.get("envFrom", [])), name
-    assert "scifikpi-nft-external" not in by_kind(default_docs, "NetworkPolicy")
+        signs = template["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+        secret_ref = {"secretRef": {"name": "scifikpi-nft-secrets"}}
+        assert (secret_ref in container.get("envFrom", [])) is signs, name
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container.get("env", [])
+            if "valueFrom" in e
+        }
+        if signs:
+            assert refs["NFT_CUSTODY_PRIVATE_KEY"] == {
+                "name": "scifikpi-nft-secrets",
+                "key": "NFT_CUSTODY_PRIVATE_KEY",
+            }, name
+        else:
+            assert "NFT_CUSTODY_PRIVATE_KEY" not in refs, name
+        assert not any(
+            e["name"] == "NFT_TON_LITESERVER_CONFIG" for e in container.get("env", [])
+        ), name
+        assert {v["name"] for v in template["spec"]["volumes"]} == {"tmp"}, name
+    assert "scifikpi-nft-external" in by_kind(default_docs, "NetworkPolicy")
+
+
+def _nft_scheduler(docs: list) -> dict[str, Any]:
+    return by_kind(docs, "Deployment")["scifikpi-nft-scheduler"]["spec"]["template"]
+
+
+def test_nft_scheduler_mounts_the_liteserver_config(
+    chart: helm.Chart, production_docs: list, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The TON global config: an existing ConfigMap (production) or one rendered from values,
+    mounted read-only into nft-scheduler only, NFT_TON_LITESERVER_CONFIG pointing at it; its
+    content rolls the scheduler; the file is one the nft service's loader accepts."""
+    import json
+
+    from nft.settings import NftSettings
+    from nft.ton.lite import load_liteserver_config
+
+    template = _nft_scheduler(production_docs)
+    (container,) = template["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["NFT_TON_LITESERVER_CONFIG"] == "/etc/scifikpi/ton/global.config.json"
+    (volume,) = [v for v in template["spec"]["volumes"] if v["name"] == "ton-config"]
+    assert volume["configMap"] == {
+        "name": "scifikpi-ton-mainnet",
+        "items": [{"key": "global.config.json", "path": "global.config.json"}],
+    }
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "ton-config"]
+    assert mount == {"name": "ton-config", "mountPath": "/etc/scifikpi/ton", "readOnly": True}
+    assert "scifikpi-nft-ton" not in by_kind(production_docs, "ConfigMap")
+    assert by_kind(production_docs, "ConfigMap")["scifikpi-nft"]["data"]["NFT_TON_NETWORK"] == (
+        "mainnet"
+    )
+
+    text = json.dumps(TON_GLOBAL_CONFIG, indent=2)
+    values = {
+        "services": {"nft": {"ton": {"network": "mainnet", "liteserverConfig": {"json": text}}}}
+    }
+    docs = render(chart, values)
+    rendered = by_kind(docs, "ConfigMap")["scifikpi-nft-ton"]["data"]["global.config.json"]
+    assert json.loads(rendered) == TON_GLOBAL_CONFIG
+    template = _nft_scheduler(docs)
+    (volume,) = [v for v in template["spec"]["volumes"] if v["name"] == "ton-config"]
+    assert volume["configMap"]["name"] == "scifikpi-nft-ton"
+    annotations = template["metadata"]["annotations"]
+    other = render(
+        chart,
+        {"services": {"nft": {"ton": {"network": "mainnet", "liteserverConfig": {"json": "{}"}}}}},
+    )
+    assert (
+        annotations["checksum/ton-config"]
+        != (_nft_scheduler(other)["metadata"]["annotations"]["checksum/ton-config"])
+    )
+    # Only the scheduler (and nft-admin in its pod) reaches the chain.
+    for component in ("api", "worker", "relay"):
+        pod = by_kind(docs, "Deployment")[f"scifikpi-nft-{component}"]["spec"]["template"]
+        assert {v["name"] for v in pod["spec"]["volumes"]} == {"tmp"}, component
+    # What the pod reads at mountPath/key is a config the service's loader accepts.
+    path = tmp_path / "global.config.json"
+    path.write_text(rendered)
+    env = {"NFT_TON_NETWORK": "mainnet", "NFT_TON_LITESERVER_CONFIG": str(path)}
+    settings = _settings(monkeypatch, env, NftSettings)
+    assert load_liteserver_config(settings)["liteservers"] == TON_GLOBAL_CONFIG["liteservers"]
+
+
+def test_nft_mainnet_without_liteserver_config_fails_the_render(chart: helm.Chart) -> None:
+    with pytest.raises(helm.HelmError, match="liteserverConfig"):
+        render(chart, {"services": {"nft": {"ton": {"network": "mainnet"}}}})
+    # local (test clusters): no config, no failure; the network reaches every nft process.
+    docs = render(chart, {"services": {"nft": {"ton": {"network": "local"}}}})
+    assert by_kind(docs, "ConfigMap")["scifikpi-nft"]["data"]["NFT_TON_NETWORK"] == "local"
+    (container,) = by_kind(docs, "Job")["scifikpi-nft-migrate"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert {"name": "NFT_TON_NETWORK", "value": "local"} in container["env"]
 
 
 def test_payments_pods_do_not_start_without_their_provider_secrets(default_docs: list) -> None:
@@ -813,7 +984,8 @@ def test_mining_and_ledger_default_configuration(default_docs: list) -> None:
             (container,) = template["spec"]["containers"]
             assert not any("secretRef" in s for s in container.get("envFrom", [])), name
     assert not {n for n in by_kind(default_docs, "NetworkPolicy") if n.endswith("-external")} - {
-        "scifikpi-payments-external"
+        "scifikpi-payments-external",
+        "scifikpi-nft-external",
     }
 
 
@@ -896,10 +1068,11 @@ def test_migrations_job_is_a_hook_with_the_same_configuration(
         api = by_kind(docs, "Deployment")[f"scifikpi-{service}-api"]["spec"]["template"]
         api_secrets = [s for s in api["spec"]["containers"][0]["envFrom"] if "secretRef" in s]
         assert [s for s in container.get("envFrom", []) if "secretRef" in s] == api_secrets
-        if service in SERVICES_WITH_SECRETS:
+        # nft's Secret is the custody key: nft-scheduler alone reads it (secrets.components).
+        if service in SERVICES_WITH_SECRETS and service != "nft":
             assert {"secretRef": {"name": f"scifikpi-{service}-secrets"}} in container["envFrom"]
         else:
-            assert not api_secrets, f"{service} reads no application Secret"
+            assert not api_secrets, f"{service}'s API and migrations read no application Secret"
     assert not by_kind(default_docs, "Job").keys() - {f"scifikpi-{s}-migrate" for s in DB_SERVICES}
 
 
@@ -915,8 +1088,10 @@ def test_dev_secrets_exist_before_the_migrations_hook(
         "scifikpi-mining-db",
         "scifikpi-ledger-db",
         "scifikpi-nft-db",
+        "scifikpi-nft-secrets",
     }
     assert secrets["scifikpi-nft-db"]["stringData"] == {"username": "nft", "password": "s3cret"}
+    assert set(secrets["scifikpi-nft-secrets"]["stringData"]) == {"NFT_CUSTODY_PRIVATE_KEY"}
     assert secrets["scifikpi-ledger-db"]["stringData"] == {
         "username": "ledger",
         "password": "s3cret",
@@ -1050,7 +1225,7 @@ def test_only_payments_api_and_scheduler_reach_the_providers(production_docs: li
 
     policies = by_kind(production_docs, "NetworkPolicy")
     external = {n: p for n, p in policies.items() if n.endswith("-external")}
-    assert set(external) == {"scifikpi-payments-external"}
+    assert set(external) == {"scifikpi-payments-external", "scifikpi-nft-external"}
     policy = external["scifikpi-payments-external"]
     assert policy["spec"]["policyTypes"] == ["Egress"]
     (rule,) = policy["spec"]["egress"]
@@ -1217,3 +1392,60 @@ def test_production_values_file_is_documented_example(production_values: dict[st
         "no secrets in values files"
     )
     assert production_values["global"]["environment"] == "production"
+
+
+def test_only_the_nft_scheduler_reaches_the_ton_liteservers(
+    chart: helm.Chart, production_docs: list
+) -> None:
+    """ADNL over TCP to liteservers whose addresses and ports are arbitrary: every TCP port (no
+    UDP) to networkPolicy.internet, never the cluster's ranges, for nft-scheduler pods only;
+    narrowing `to`/`ports` from values works."""
+    import ipaddress
+
+    policy = by_kind(production_docs, "NetworkPolicy")["scifikpi-nft-external"]
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    (rule,) = policy["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP"}], "every TCP port, nothing else"
+    internet = load_yaml(CHART_DIR / "values.yaml")["networkPolicy"]["internet"]
+    assert rule["to"] == internet
+    blocks = [peer["ipBlock"] for peer in rule["to"]]
+
+    def reaches(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(
+            ip in ipaddress.ip_network(b["cidr"])
+            and not any(ip in ipaddress.ip_network(e) for e in b.get("except", []))
+            for b in blocks
+        )
+
+    # A public liteserver (the int32 `ip` of a global config, as an address) passes; pods,
+    # Services, nodes and the metadata endpoint do not.
+    assert reaches(str(ipaddress.ip_address(TON_GLOBAL_CONFIG["liteservers"][0]["ip"] % 2**32)))
+    for private in ("10.244.1.5", "172.20.0.10", "192.168.1.1", "169.254.169.254", "fd00::1"):
+        assert not reaches(private), private
+    selected = {
+        name
+        for name, template in pod_templates(production_docs).items()
+        if selects(policy["spec"]["podSelector"], template["metadata"]["labels"])
+    }
+    assert selected == {"Deployment/scifikpi-nft-scheduler"}
+    # Private liteservers: their addresses and ports only.
+    narrowed = render(
+        chart,
+        {
+            "services": {
+                "nft": {
+                    "externalEgress": {
+                        "anyPort": False,
+                        "ports": [19949, 30001],
+                        "to": [{"ipBlock": {"cidr": "203.0.113.0/28"}}],
+                    }
+                }
+            }
+        },
+    )
+    (rule,) = by_kind(narrowed, "NetworkPolicy")["scifikpi-nft-external"]["spec"]["egress"]
+    assert rule == {
+        "to": [{"ipBlock": {"cidr": "203.0.113.0/28"}}],
+        "ports": [{"port": 19949, "protocol": "TCP"}, {"port": 30001, "protocol": "TCP"}],
+    }

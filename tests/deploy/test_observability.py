@@ -537,8 +537,18 @@ def test_dashboard_shows_red_outbox_and_consumer_metrics(known_metrics: set[str]
         assert needle in exprs, needle
     # nft: its routes (catalog, metadata), its outbox, its processes.
     for needle in ('http_requests_total{service="nft"}', 'outbox_published_total{service="nft"}',
-                   'up{process=~"nft-(api|worker|relay)"}'):  # fmt: skip
+                   'up{process=~"nft-(api|worker|relay|scheduler)"}'):  # fmt: skip
         assert needle in exprs, needle
+    # ...and its chain engine: custody, mint/transfer outcomes, TON messages.
+    assert {
+        "nft_custody_balance_nano",
+        "nft_custody_ready",
+        "nft_mint_outcomes_total",
+        "nft_transfer_outcomes_total",
+        "nft_ton_messages_sent_total",
+        "nft_ton_messages_settled_total",
+        "nft_ton_messages_open",
+    } <= used
     # Payment outcomes, webhooks, provider calls, stuck payments and refunds have panels.
     assert {
         "payments_outcomes_total",
@@ -585,3 +595,98 @@ def test_alertmanager_config() -> None:
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- nft alerts -----------------------------------------------------------------------------------
+
+
+def nft_alerts() -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for r in group_rules(ALERT_RULES, "scifikpi-nft")}
+
+
+def test_nft_alerts_cover_the_chain_engine() -> None:
+    """Mint and transfer failures, a low or not-ready custody wallet, an unreachable chain,
+    messages that never settle and no scheduler at all; each on a metric the nft service really
+    exports, routed to nft and linked to its runbook."""
+    from nft import chain_loop, minting, sending, transferring
+
+    alerts = nft_alerts()
+
+    def on(metric: str, needle: str = "") -> list[str]:
+        return [n for n, r in alerts.items() if metric in promql_metric_names(r["expr"])
+                and needle in r["expr"]]  # fmt: skip
+
+    assert on(f"{minting.MINT_OUTCOMES._name}_total", 'outcome=~"failed_.*"'), "mint failures"
+    assert on(f"{transferring.TRANSFER_OUTCOMES._name}_total", 'outcome=~"failed_.*"'), "transfers"
+    assert on(chain_loop.CUSTODY_BALANCE._name, "< 5"), "custody balance below 5 TON"
+    assert on(chain_loop.CUSTODY_READY._name, "== 0"), "custody not ready"
+    assert on(f"{sending.MESSAGES_SENT._name}_total", 'result="unavailable"'), "chain unavailable"
+    assert on(chain_loop.OPEN_MESSAGES._name), "messages open too long"
+    assert on(f"{sending.MESSAGES_SETTLED._name}_total"), "...with none settling"
+    assert [n for n, r in alerts.items() if 'up{process="nft-scheduler"}' in r["expr"]]
+    for name, rule in alerts.items():
+        assert rule["labels"]["service"] == "nft", name
+        assert rule["annotations"]["runbook"].startswith("docs/runbooks/nft.md#"), name
+    # The low-balance threshold is one documented constant (TON, the gauge is nanoTON).
+    balance = alerts["NftCustodyBalanceLow"]
+    assert "/ 1e9 < 5" in balance["expr"] and "5 TON" in balance["annotations"]["summary"]
+
+
+def test_nft_alerts_match_label_values_the_service_emits() -> None:
+    """`outcome`/`result`/`kind` matchers name values the nft code writes; failed_<cause> causes
+    are ones the chain verdicts report."""
+    source = "\n".join(p.read_text() for p in (REPO / "services" / "nft" / "src").rglob("*.py"))
+    for name, rule in nft_alerts().items():
+        for process in re.findall(r'process="([^"]+)"', rule["expr"]):
+            assert process in METRICS_PORTS, (name, process)
+        for label, value in re.findall(r'(outcome|result|kind)=~?"([^"]+)"', rule["expr"]):
+            if value == "failed_.*":
+                assert re.search(r'f"failed_\{|"failed_', source), (name, value)
+                continue
+            for one in value.split("|"):
+                assert re.search(rf'["\']{re.escape(one)}["\']', source), (name, label, one)
+
+
+def test_every_nft_alert_has_a_firing_and_a_quiet_promtool_case() -> None:
+    tests = load_yaml(ALERT_TESTS)["tests"]
+    fired, quiet = set(), set()
+    for case in tests:
+        for check in case.get("alert_rule_test", []):
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+    alerts = set(nft_alerts())
+    assert len(alerts) >= 7
+    assert not alerts - fired, f"no promtool case where these fire: {alerts - fired}"
+    assert not alerts - quiet, f"no promtool case where these stay quiet: {alerts - quiet}"
+
+
+def test_nft_log_alerts_match_lines_the_service_writes() -> None:
+    """The Loki rule searches for `nft_mint_failed`, logged at error by the nft service."""
+    source = "\n".join(p.read_text() for p in (REPO / "services" / "nft" / "src").rglob("*.py"))
+    rules_ = group_rules(LOKI_RULES, "scifikpi-nft-logs")
+    events = set()
+    for rule in rules_:
+        (event,) = re.findall(r'\|= "([a-z_]+)"', rule["expr"])
+        events.add(event)
+        calls = re.findall(rf'log\.(\w+)\(\s*"{event}"', source)
+        assert calls, f"{rule['alert']}: nft never logs {event}"
+        (selector,) = stream_selectors(rule["expr"])
+        assert selector["service"] == "nft"
+        assert {"error" if c == "exception" else c for c in calls} <= set(
+            selector["level"].split("|")
+        ), rule["alert"]
+        assert rule["annotations"]["runbook"].startswith("docs/runbooks/nft.md#")
+    assert "nft_mint_failed" in events
+    # The other events the runbook starts from are logged as the alerts describe them.
+    for event, level in (("custody_not_ready", "error"), ("chain_unavailable", "warning")):
+        assert re.search(rf'log\.{level}\(\s*"{event}"', source), event
+
+
+def test_compose_scrapes_the_nft_scheduler(compose: dict[str, Any]) -> None:
+    config = load_yaml(PROMETHEUS_CONFIG)
+    targets = {
+        group["labels"]["process"]: group["targets"]
+        for job in config["scrape_configs"]
+        if job["job_name"] == "scifikpi-workers"
+        for group in job["static_configs"]
+    }
+    assert targets["nft-scheduler"] == [f"nft-scheduler:{METRICS_PORTS['nft-scheduler']}"]

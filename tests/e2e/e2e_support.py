@@ -186,3 +186,88 @@ async def admin_token(api: httpx.AsyncClient, database_url: str) -> str:
     login = await api.post("/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     return login.json()["access_token"]
+
+
+async def mined_user(api: httpx.AsyncClient, localstripe_url: str) -> tuple[str, Any]:
+    """An active user with points: one mining session, bought out with an acceleration.
+    Returns (access token, the credited points as Decimal)."""
+    from decimal import Decimal
+
+    from scifikpi_tools.standins.pay import pay_stripe
+
+    token = (await active_user(api, localstripe_url, deposit_minor=2500))["access_token"]
+    started = await api.post("/mining/start", headers=bearer(token))
+    assert started.status_code == 201, started.text
+    mining = started.json()
+    quote = await api.post(
+        "/mining/acceleration/quote", json={"seconds": mining["remaining_s"] - 1},
+        headers=bearer(token),
+    )  # fmt: skip
+    if quote.status_code == 201:
+        q = quote.json()
+        payment = await create_payment(
+            api, token, provider="stripe", purpose="acceleration", amount_minor=q["price_minor"],
+            currency="USD", quote_id=q["quote_id"],
+        )  # fmt: skip
+        assert pay_stripe(localstripe_url, payment["provider_payment_id"])["status"] == "succeeded"
+    target = Decimal(mining["target_points"])
+
+    async def credited() -> Decimal | None:
+        r = await api.get("/balance", headers=bearer(token))
+        assert r.status_code == 200, r.text
+        available = Decimal(r.json()["points"]["available"])
+        return available if available == target else None
+
+    return token, await eventually(credited, timeout_s=90, interval=0.5, what="points credited")
+
+
+def ton_wallet() -> tuple[Any, Any, str]:
+    """A fresh v4r2 wallet as a TON Connect wallet app holds it: (signing key, address,
+    base64 state init). Not deployed: an NFT can be sent to it all the same."""
+    import base64
+
+    from nacl.signing import SigningKey
+    from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE
+    from pytoniq_core import Address, StateInit, begin_cell
+
+    key = SigningKey.generate()
+    data = (
+        begin_cell().store_uint(0, 32).store_uint(698983191, 32)
+        .store_bytes(bytes(key.verify_key)).store_bit(0).end_cell()
+    )  # fmt: skip
+    state_init = StateInit(code=WALLET_V4_R2_CODE, data=data)
+    address = Address((0, state_init.serialize().hash))
+    return key, address, base64.b64encode(state_init.serialize().to_boc()).decode()
+
+
+def ton_proof(
+    key: Any, address: Any, state_init: str, payload: str, *, domain: str = "localhost:4200",
+    timestamp: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The body TON Connect gives the frontend after `ton_proof`, signed per the spec."""
+    import base64
+    import hashlib
+    import time
+
+    ts = int(time.time()) if timestamp is None else timestamp
+    d = domain.encode()
+    message = (
+        b"ton-proof-item-v2/" + address.wc.to_bytes(4, "big", signed=True) + address.hash_part
+        + len(d).to_bytes(4, "little") + d + ts.to_bytes(8, "little") + payload.encode()
+    )  # fmt: skip
+    digest = hashlib.sha256(
+        b"\xff\xff" + b"ton-connect" + hashlib.sha256(message).digest()
+    ).digest()
+    signature = key.sign(digest).signature
+    return {
+        "address": address.to_str(is_user_friendly=False),
+        "network": "-3",
+        "public_key": bytes(key.verify_key).hex(),
+        "proof": {
+            "timestamp": ts,
+            "domain": {"lengthBytes": len(d), "value": domain},
+            "payload": payload,
+            "signature": base64.b64encode(signature).decode(),
+            "state_init": state_init,
+        },
+    }

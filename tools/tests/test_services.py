@@ -37,6 +37,7 @@ def test_the_table_holds_every_service_and_the_gateway_last() -> None:
         "nft-api",
         "nft-worker",
         "nft-relay",
+        "nft-scheduler",
         "gateway-api",
     ]
     ports = {p.name: p.metrics_port for s in SERVICES for p in s.process_list()}
@@ -59,6 +60,7 @@ def test_the_table_holds_every_service_and_the_gateway_last() -> None:
         "nft-api": None,
         "nft-worker": 9105,
         "nft-relay": 9115,
+        "nft-scheduler": 9125,
         "gateway-api": None,
     }
     gateway = next(s for s in SERVICES if s.is_gateway)
@@ -105,6 +107,7 @@ def test_ports_shift_together(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None
         "nft-api": base + 5,
         "nft-worker": base + 1105,
         "nft-relay": base + 1115,
+        "nft-scheduler": base + 1125,
         "gateway-api": base,
         "localstripe": base + 420,
         "yookassa": base + 421,
@@ -209,7 +212,7 @@ def test_port_offsets_cover_every_fixed_port() -> None:
     offsets = port_offsets()
     assert {
         *(0, 1, 2, 3, 4, 5, 420, 421, 1092),
-        *(1101, 1111, 1102, 1112, 1122, 1103, 1113, 1123, 1104, 1114, 1124, 1105, 1115),
+        *(1101, 1111, 1102, 1112, 1122, 1103, 1113, 1123, 1104, 1114, 1124, 1105, 1115, 1125),
     } == set(offsets)
 
 

@@ -43,8 +43,13 @@ CREATE ROLE nft LOGIN PASSWORD 'nft';
 CREATE SCHEMA nft AUTHORIZATION nft;
 ALTER ROLE nft SET search_path = nft;
 DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO nft', current_database()); END $$;
+-- The emulated TON chain of NFT_TON_NETWORK=local (the compose default): the nft processes run
+-- `CREATE SCHEMA IF NOT EXISTS ton_local` and its tables themselves (nft.ton.local, not Alembic);
+-- the schema is made here, owned by the nft role, so that always succeeds. Unused on testnet/mainnet.
+CREATE SCHEMA ton_local AUTHORIZATION nft;
 
--- Next service: copy the four lines above with its name.
+-- Next service: copy the four lines of a service above (role, schema, search_path, grant) with its
+-- name.
 --
 -- A data directory initialised before a service was added never re-runs this file: add the
 -- service's four lines by hand (`docker compose exec postgres psql -U postgres -d scifikpi`), or

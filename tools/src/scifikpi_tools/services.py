@@ -79,7 +79,7 @@ SERVICES: tuple[Service, ...] = (
     Service("payments", 8002, processes=("api", "worker", "relay", "scheduler")),
     Service("mining", 8003, processes=("api", "worker", "relay", "scheduler")),
     Service("ledger", 8004, processes=("api", "worker", "relay", "scheduler")),
-    Service("nft", 8005),
+    Service("nft", 8005, processes=("api", "worker", "relay", "scheduler")),
     Service("gateway", GATEWAY_PORT, processes=("api",), has_db=False, is_gateway=True),
 )
 

@@ -112,6 +112,14 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/* The app Secret as this component sees it: none when `secrets.components` lists others only
+(a key only some processes need, e.g. the nft custody key for nft-scheduler). */}}
+{{- define "scifikpi.componentSecretName" -}}
+{{- if or (not .svc.secrets.components) (has .component (.svc.secrets.components | default list)) -}}
+{{- include "scifikpi.appSecretName" . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The auth API's JWKS endpoint unless global.jwksUrl overrides it. */}}
 {{- define "scifikpi.jwksUrl" -}}
 {{- if .Values.global.jwksUrl -}}
@@ -150,6 +158,9 @@ OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{ $prefix }}_HTTP_HOST: "0.0.0.0"
 {{ $prefix }}_HTTP_PORT: {{ .svc.port | quote }}
+{{- with .svc.ton }}
+{{ $prefix }}_TON_NETWORK: {{ .network | quote }}
+{{- end }}
 {{- range $upstream := .svc.upstreams }}
 {{- $up := fromYaml (include "scifikpi.serviceValues" (dict "root" $root "name" $upstream)) }}
 {{ $prefix }}_UPSTREAM_URLS__{{ $upstream | upper | replace "-" "_" }}: {{ printf "http://%s-%s-api:%v" (include "scifikpi.fullname" $root) $upstream $up.port | quote }}

@@ -7,6 +7,7 @@ this template with different values; templates/services.yaml calls it for every 
 {{- $ctx := . -}}
 {{- $svc := .svc -}}
 {{- include "scifikpi.configMap" $ctx }}
+{{- include "scifikpi.tonConfigMap" $ctx }}
 {{- include "scifikpi.secrets" $ctx }}
 {{- if $svc.api.enabled }}
 {{- $c := merge (dict "component" "api" "block" $svc.api) $ctx }}
@@ -44,6 +45,44 @@ metadata:
 data:
   {{- include "scifikpi.configData" . | nindent 2 }}
 {{- end }}
+
+{{/*
+TON (nft): the liteserver config. `ton.liteserverConfig.json` renders ConfigMap <svc>-ton;
+`existingConfigMap` names one made outside the chart; mainnet without either fails the render
+(the settings need a config for mainnet and the image bundles only testnet's).
+*/}}
+{{- define "scifikpi.tonConfigMap" }}
+{{- with .svc.ton }}
+{{- $lc := default dict .liteserverConfig }}
+{{- if and (eq .network "mainnet") (not $lc.existingConfigMap) (not $lc.json) }}
+{{- fail (printf "services.%s.ton.network is mainnet: set ton.liteserverConfig.existingConfigMap or ton.liteserverConfig.json (the TON global config of your liteservers)" $.name) }}
+{{- end }}
+{{- if and $lc.json (not $lc.existingConfigMap) }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "scifikpi.serviceName" $ }}-ton
+  labels:
+    {{- include "scifikpi.labels" $ | nindent 4 }}
+data:
+  {{ $lc.key }}: |
+    {{- $lc.json | trim | nindent 4 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding the liteserver config when this component mounts it ("" = none). */}}
+{{- define "scifikpi.tonConfigMapName" -}}
+{{- if and .svc.ton (eq (.component | default "") "scheduler") -}}
+{{- $lc := default dict .svc.ton.liteserverConfig -}}
+{{- if $lc.existingConfigMap -}}
+{{- $lc.existingConfigMap -}}
+{{- else if $lc.json -}}
+{{- printf "%s-ton" (include "scifikpi.serviceName" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 
 {{/*
 Development-only Secrets rendered from values. They are hooks (weight -10) so that they exist
@@ -111,7 +150,8 @@ service cannot run without (a missing one keeps the pod from starting), worker p
 - name: DATABASE_URL
   value: {{ printf "postgresql+asyncpg://$(DB_USERNAME):$(DB_PASSWORD)@%s:%v/%s" (include "scifikpi.pgHost" .root) .root.Values.postgres.port .root.Values.postgres.database | quote }}
 {{- end }}
-{{- $appSecret := include "scifikpi.appSecretName" . }}
+{{- $appSecret := include "scifikpi.componentSecretName" . }}
+{{- if $appSecret }}
 {{- range .svc.secrets.keys }}
 - name: {{ . }}
   valueFrom:
@@ -119,9 +159,14 @@ service cannot run without (a missing one keeps the pod from starting), worker p
       name: {{ $appSecret }}
       key: {{ . }}
 {{- end }}
+{{- end }}
 {{- if has .component (list "worker" "relay" "scheduler") }}
 - name: {{ include "scifikpi.envPrefix" . }}_METRICS_PORT
   value: {{ .block.metricsPort | quote }}
+{{- end }}
+{{- if include "scifikpi.tonConfigMapName" . }}
+- name: {{ include "scifikpi.envPrefix" . }}_TON_LITESERVER_CONFIG
+  value: {{ printf "%s/%s" .svc.ton.liteserverConfig.mountPath .svc.ton.liteserverConfig.key | quote }}
 {{- end }}
 {{- end -}}
 
@@ -139,7 +184,8 @@ prometheus.io/port: {{ ternary .svc.port .block.metricsPort (eq .component "api"
 {{/* The container and pod shared by Deployments and the migrations Job. */}}
 {{- define "scifikpi.podSpec" -}}
 {{- $root := .root -}}
-{{- $appSecret := include "scifikpi.appSecretName" . -}}
+{{- $appSecret := include "scifikpi.componentSecretName" . -}}
+{{- $tonConfig := include "scifikpi.tonConfigMapName" . -}}
 automountServiceAccountToken: false
 {{- with $root.Values.global.imagePullSecrets }}
 imagePullSecrets:
@@ -271,11 +317,25 @@ containers:
       # The root filesystem is read-only; libraries that need scratch space get /tmp.
       - name: tmp
         mountPath: /tmp
+      {{- if $tonConfig }}
+      # The TON global config (liteservers), read once at start: a change needs a restart.
+      - name: ton-config
+        mountPath: {{ .svc.ton.liteserverConfig.mountPath }}
+        readOnly: true
+      {{- end }}
 volumes:
   - name: tmp
     emptyDir:
       medium: Memory
       sizeLimit: 64Mi
+  {{- with $tonConfig }}
+  - name: ton-config
+    configMap:
+      name: {{ . }}
+      items:
+        - key: {{ $.svc.ton.liteserverConfig.key }}
+          path: {{ $.svc.ton.liteserverConfig.key }}
+  {{- end }}
 {{- end -}}
 
 {{/* ---------------------------------------------------------------------------------------- */}}
@@ -307,6 +367,11 @@ spec:
       annotations:
         # Roll the pods when their configuration changes.
         checksum/config: {{ include "scifikpi.configData" . | sha256sum }}
+        {{- if include "scifikpi.tonConfigMapName" . }}
+        {{- with .svc.ton.liteserverConfig.json }}
+        checksum/ton-config: {{ . | sha256sum }}
+        {{- end }}
+        {{- end }}
         {{- with include "scifikpi.podAnnotations" . | trim }}
         {{- . | nindent 8 }}
         {{- end }}
@@ -574,8 +639,8 @@ spec:
 {{- $ext := .svc.externalEgress }}
 {{- if $ext.enabled }}
 ---
-# Outside the cluster (payment providers: HTTPS, addresses not fixed). Policies add up: these pods
-# keep the egress above, plus this.
+# Outside the cluster (payment providers: HTTPS; TON liteservers: ADNL over TCP; addresses not
+# fixed). Policies add up: these pods keep the egress above, plus this.
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -596,9 +661,14 @@ spec:
     - to:
         {{- toYaml (required "networkPolicy.internet is required for externalEgress" (default $np.internet $ext.to)) | nindent 8 }}
       ports:
+        {{- if $ext.anyPort }}
+        # Every TCP port (no `port`): the peers' ports are not fixed.
+        - protocol: TCP
+        {{- else }}
         {{- range $ext.ports }}
         - port: {{ . }}
           protocol: TCP
+        {{- end }}
         {{- end }}
 {{- end }}
 {{- end }}

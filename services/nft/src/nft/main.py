@@ -1,4 +1,4 @@
-"""Process entry points: `nft-api`, `nft-worker`, `nft-relay`."""
+"""Process entry points: `nft-api`, `nft-worker`, `nft-relay`, `nft-scheduler`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ def run_api() -> None:
 
 
 def run_worker() -> None:
-    """Consumers of ledger events (none yet in this slice)."""
+    """Consumers of ledger events: reservations placed or rejected."""
     runner.run_worker(get_settings(), consumers, make_outbox())
 
 
 def run_relay() -> None:
     runner.run_relay(get_settings(), make_outbox())
+
+
+def run_scheduler() -> None:
+    """The chain engine: mints, transfers, confirmations, and the purchase sweeper."""
+    from nft import chain_loop  # the TON stack loads only in this process
+
+    settings = get_settings()
+    runner.run_until_signalled(settings, "scheduler", lambda stop: chain_loop.run(settings, stop))

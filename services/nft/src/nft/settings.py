@@ -80,9 +80,11 @@ class NftSettings(ServiceSettings):
     )
     ton_trust_level: int = Field(default=2, ge=0, le=2)
     ton_request_timeout_s: float = Field(default=10.0, gt=0)
-    custody_private_key: SecretStr = Field(
-        default=SecretStr(DEV_CUSTODY_PRIVATE_KEY),
-        description="Ed25519 seed (32 bytes, hex) of the custody HighloadWalletV3.",
+    custody_private_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 seed (32 bytes, hex) of the custody HighloadWalletV3. Needed only "
+        "where custody signs (nft-scheduler, nft-admin); unset in local/test means a development "
+        "key, refused anywhere else.",
     )
     custody_subwallet_id: int = Field(default=0x10AD, ge=0, lt=2**32)
     custody_timeout_s: int = Field(
@@ -110,7 +112,7 @@ class NftSettings(ServiceSettings):
     )
     transfer_value_nano: int = Field(default=50_000_000, gt=0)
     resend_interval_s: float = Field(
-        default=10.0, gt=0, description="Re-send a signed, unsettled message this often."
+        default=10.0, ge=0, description="Re-send a signed, unsettled message this often."
     )
     confirm_interval_s: float = Field(
         default=0.2, gt=0, description="How often the chain loop checks open messages."
@@ -160,6 +162,19 @@ class NftSettings(ServiceSettings):
         if self.ton_network is TonNetwork.local and "settle_grace_s" not in self.model_fields_set:
             self.settle_grace_s = 0.0
         return self
+
+    def custody_seed(self) -> str:
+        """The custody key's hex seed; the development one only in local/test."""
+        if self.custody_private_key is not None:
+            seed = self.custody_private_key.get_secret_value().strip()
+            if seed != DEV_CUSTODY_PRIVATE_KEY or self.is_dev:
+                return seed
+        elif self.is_dev:
+            return DEV_CUSTODY_PRIVATE_KEY
+        raise ValueError(
+            "NFT_CUSTODY_PRIVATE_KEY must be set to the custody wallet's own seed "
+            f"(environment {self.environment.value!r})"
+        )
 
     def collection_metadata_url(self) -> str:
         return f"{self.public_base_url}/nft/metadata/collection.json"

@@ -17,7 +17,10 @@ async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClie
         ("/nft/catalog", "get"): ({"200", "422"}, False),
         ("/nft/metadata/collection.json", "get"): ({"200"}, False),
         ("/nft/metadata/items/{item_id}.json", "get"): ({"200", "404"}, False),
-        ("/nft/purchases", "post"): ({"200", "202", "400", "401", "403", "404", "409", "422"}, True),
+        ("/nft/purchases", "post"): (
+            {"200", "202", "400", "401", "403", "404", "409", "422"},
+            True,
+        ),
         ("/nft/purchases", "get"): ({"200", "401", "422"}, True),
         ("/nft/purchases/{purchase_id}", "get"): ({"200", "401", "404"}, True),
         ("/nft/mine", "get"): ({"200", "401", "422"}, True),

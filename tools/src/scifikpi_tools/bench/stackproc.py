@@ -24,7 +24,8 @@ from scifikpi_tools.stack import LocalStack
 
 @asynccontextmanager
 async def separate_stack(extra_env: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
-    """`{gateway_url, kafka_bootstrap_servers, api_urls}` of a test stack in a child process."""
+    """`{gateway_url, kafka_bootstrap_servers, api_urls, database_url}` of a test stack in a
+    child process."""
     tmp = tempfile.mkdtemp(prefix="bench-stack-")
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", __name__, tmp, json.dumps(extra_env),
@@ -53,6 +54,7 @@ async def _serve(data_dir: Path, extra_env: dict[str, str]) -> None:
             "gateway_url": stack.gateway_url,
             "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
             "api_urls": {name: stack.url(name) for name in stack.api_urls},
+            "database_url": stack.database_url,
         }
         print(json.dumps(info), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
