@@ -45,7 +45,7 @@ test-e2e: sync ## Only the black-box tests through the gateway (E2E_GATEWAY_URL 
 	$(UV) run pytest tests/e2e $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench, mining chain (prints figures)
+bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench, mining chain, NFT minting and saga (prints figures)
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk not found: installing it (Debian package)"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }; \
@@ -55,6 +55,8 @@ bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench,
 	$(UV) run python services/payments/benchmarks/webhooks.py
 	$(UV) run python services/ledger/benchmarks/postings.py
 	$(UV) run python -m scifikpi_tools.bench.cabinet
+	$(UV) run python services/nft/benchmarks/minting.py
+	$(UV) run python -m scifikpi_tools.bench.nft
 
 .PHONY: lint
 lint: uv ## ruff, and import-linter contracts when .importlinter exists

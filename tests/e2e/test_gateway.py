@@ -48,6 +48,13 @@ async def test_openapi_merges_every_service(gateway: httpx.AsyncClient) -> None:
         "/api/v1/nft/catalog",
         "/api/v1/nft/metadata/items/{item_id}.json",
         "/api/v1/admin/nft/catalog",
+        "/api/v1/nft/purchases",
+        "/api/v1/nft/purchases/{purchase_id}",
+        "/api/v1/nft/mine",
+        "/api/v1/nft/wallets/challenge",
+        "/api/v1/nft/wallets/verify",
+        "/api/v1/nft/{nft_id}/transfer",
+        "/api/v1/nft/transfers/{transfer_id}",
     ):
         assert path in paths, sorted(paths)
     assert "post" in paths["/api/v1/auth/register"]
@@ -56,6 +63,7 @@ async def test_openapi_merges_every_service(gateway: httpx.AsyncClient) -> None:
     }
     assert spec.get("x-scifikpi-missing-services", []) == []
     assert paths["/api/v1/admin/ledger/check"]["get"]["x-access"] == "admin"
+    assert paths["/api/v1/nft/purchases"]["post"]["x-access"] == "user"
 
 
 async def test_unknown_route_is_a_problem_404(gateway: httpx.AsyncClient) -> None:

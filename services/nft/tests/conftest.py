@@ -81,3 +81,14 @@ def admin(keys: TokenSigner) -> dict[str, str]:
 @pytest.fixture
 def user(keys: TokenSigner) -> dict[str, str]:
     return keys.headers(uuid.uuid4())
+
+
+@pytest.fixture
+async def chain(clean_db: str) -> AsyncIterator[Any]:
+    """The real emulated TON chain (pytvm running the contracts) on the test database, empty."""
+    from nft.ton.local import LocalChain
+
+    local = await LocalChain.open(clean_db)
+    await local.reset()
+    yield local
+    await local.close()

@@ -22,7 +22,7 @@ from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionm
 from scifikpi_common.logging import get_logger
 from sqlalchemy import text
 
-from nft import minting, purchases, sending, transferring
+from nft import minting, purchases, sending, transferring, wallets
 from nft.models import SCHEMA, make_outbox
 from nft.settings import NftSettings, TonNetwork
 from nft.ton.custody import Custody, bootstrap_local
@@ -101,7 +101,8 @@ class ChainEngine:
         return bool(row)
 
     async def sweep(self) -> None:
-        """Final states for purchases stuck outside any message (ledger silent, chain down)."""
+        """Final states for purchases stuck outside any message (ledger silent, chain down);
+        expired wallet challenges go too."""
         now = self.clock()
         async with self.uow_factory() as uow:
             swept = await purchases.sweep_pending(
@@ -111,6 +112,9 @@ class ChainEngine:
         if swept:
             log.warning("purchases_reservation_timeout", count=swept)
         await minting.fail_overdue(self.uow_factory, self.settings, now)
+        async with self.uow_factory() as uow:
+            await wallets.purge_expired(uow, now)
+            await uow.commit()
 
     async def check_custody(self) -> bool:
         status = await self.custody.check()

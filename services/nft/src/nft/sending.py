@@ -13,9 +13,10 @@ The notes' recipe, in one place for mints and transfers:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from prometheus_client import Counter
 from scifikpi_common.db import UnitOfWorkFactory
@@ -195,6 +196,40 @@ async def _diagnose(custody: Custody, message: StoredMessage, settings: NftSetti
     if await custody.balance() < per_item * max(message.items, 1):
         return "insufficient_balance"
     return "bounced"
+
+
+Job = TypeVar("Job")
+
+
+async def conclude(
+    uow_factory: UnitOfWorkFactory,
+    custody: Custody,
+    message: StoredMessage,
+    settings: NftSettings,
+    *,
+    missing: Sequence[Job],
+    give_up: Callable[[Job, str], Awaitable[None]],
+    now: datetime,
+    chain_now: int,
+) -> bool:
+    """The rest of settling once what is confirmed on chain is recorded: nothing missing settles
+    the message; otherwise it is re-sent, waited on, or — dead — its missing work goes to
+    `give_up(job, outcome)` (retry in a new message or fail) and it settles with that outcome.
+    True once the message is settled."""
+    if not missing:
+        await settle(uow_factory, message, "confirmed", now)
+        return True
+    verdict = await judge(uow_factory, custody, message, settings, now=now, chain_now=chain_now)
+    if verdict.state == "resend":
+        await send(uow_factory, custody, message, now)
+        return False
+    if verdict.state == "wait":
+        return False
+    outcome = verdict.outcome or "unknown"
+    for job in missing:
+        await give_up(job, outcome)
+    await settle(uow_factory, message, outcome, now)
+    return True
 
 
 async def settle(

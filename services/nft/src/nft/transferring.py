@@ -133,22 +133,14 @@ async def settle_batch(
             await _complete(uow_factory, job, message.message_hash, now)
         else:
             missing.append(job)
-    if not missing:
-        await sending.settle(uow_factory, message, "confirmed", now)
-        return True
-    verdict = await sending.judge(
-        uow_factory, custody, message, settings, now=now, chain_now=chain_now
-    )
-    if verdict.state == "resend":
-        await sending.send(uow_factory, custody, message, now)
-        return False
-    if verdict.state == "wait":
-        return False
-    outcome = verdict.outcome or "unknown"
-    for job in missing:
+
+    async def give_up(job: TransferJob, outcome: str) -> None:
         await _retry_or_fail(uow_factory, job, outcome, settings, now)
-    await sending.settle(uow_factory, message, outcome, now)
-    return True
+
+    return await sending.conclude(
+        uow_factory, custody, message, settings, missing=missing, give_up=give_up, now=now,
+        chain_now=chain_now,
+    )  # fmt: skip
 
 
 async def _complete(

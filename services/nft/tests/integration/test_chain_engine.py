@@ -7,7 +7,6 @@ an NFT to the user's wallet. No chain mocks: faults are injected the way the cha
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,14 +33,6 @@ def settings(nft_settings: NftSettings) -> NftSettings:
     return nft_settings.model_copy(
         update={"resend_interval_s": 0.0, "mint_max_attempts": 2, "transfer_max_attempts": 2}
     )
-
-
-@pytest.fixture
-async def chain(clean_db: str) -> AsyncIterator[LocalChain]:
-    local = await LocalChain.open(clean_db)
-    await local.reset()
-    yield local
-    await local.close()
 
 
 @pytest.fixture
@@ -296,7 +287,7 @@ async def test_transfer_moves_the_item_to_the_users_wallet(
     assert event["message_hash"] == t["message_hash"]
 
 
-async def test_purchases_stuck_outside_any_message_reach_a_final_state(
+async def test_the_sweep_ends_stuck_purchases_and_purges_old_challenges(
     engine: AsyncEngine, engine_: ChainEngine, factory: UnitOfWorkFactory, settings: NftSettings
 ) -> None:
     item_id = await _item(engine)
@@ -316,7 +307,17 @@ async def test_purchases_stuck_outside_any_message_reach_a_final_state(
             {"id": (pending := uuid.uuid4()), "user": uuid.uuid4(), "item": item_id, "t": long_ago},
         )
         await conn.execute(text("UPDATE nft.catalog_items SET supply_sold = supply_sold + 1"))
+        for payload, expires in (("old", long_ago), ("live", datetime.now(UTC) + timedelta(60))):
+            await conn.execute(
+                text(
+                    "INSERT INTO nft.wallet_challenges (payload, user_id, created_at, expires_at)"
+                    " VALUES (:p, :u, :t, :e)"
+                ),
+                {"p": payload, "u": uuid.uuid4(), "t": long_ago, "e": expires},
+            )
     await engine_.sweep()
+    challenges = await _rows(engine, "SELECT payload FROM nft.wallet_challenges")
+    assert challenges == [{"payload": "live"}]  # expired challenges are purged
     assert (await _purchase(engine, stale))["failure_reason"] == "mint_timeout"
     assert (await _purchase(engine, pending))["failure_reason"] == "reservation_timeout"
     reasons = sorted(e["reason"] for e in await _events(engine, "NftPurchaseFailed"))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from nacl.bindings import crypto_sign_seed_keypair
 from nft.settings import NftSettings
@@ -12,14 +10,6 @@ from nft.ton.custody import Custody, bootstrap_local
 from nft.ton.local import LocalChain
 from pytoniq import WalletV4R2
 from pytoniq_core import Address
-
-
-@pytest.fixture
-async def chain(clean_db: str) -> AsyncIterator[LocalChain]:
-    local = await LocalChain.open(clean_db)
-    await local.reset()
-    yield local
-    await local.close()
 
 
 @pytest.fixture
