@@ -6,6 +6,7 @@ or an embedded server); the last test stops it and checks nothing is left behind
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -149,6 +150,19 @@ async def test_ops_commands_reach_the_stack_through_its_env_file(stack: LocalSta
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
     assert '"ok": true' in check.stdout
+    # the local TON chain: nft-scheduler deploys custody and the collection of this stack's
+    # metadata URL (NFT_PUBLIC_BASE_URL in the env file), which `nft-admin custody` then finds
+    assert values["NFT_PUBLIC_BASE_URL"] == f"{stack.gateway_url}/api/v1"
+    for _ in range(60):
+        custody = subprocess.run(  # noqa: S603 - our own console script
+            [str(Path(sys.executable).parent / "nft-admin"), "custody"],
+            env={**os.environ, **values}, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if custody.returncode == 0:
+            break
+        await asyncio.sleep(0.5)
+    assert custody.returncode == 0, custody.stdout + custody.stderr
+    assert "status:           OK" in custody.stdout
 
 
 async def test_stopping_leaves_no_process_behind(stack: LocalStack) -> None:

@@ -515,6 +515,8 @@ class LocalStack:
             "ENVIRONMENT": "local",
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            # the collection's address derives from it: `nft-admin` must see the stack's own
+            "NFT_PUBLIC_BASE_URL": f"{self.gateway_url}/api/v1",
         }
         self.env_file.touch(mode=0o600)
         self.env_file.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items()))
