@@ -55,30 +55,41 @@ class ChainEngine:
         self.clock = clock
 
     async def step(self) -> bool:
-        """Settle open messages, then sign and send new mint and transfer batches.
+        """Settle open messages, sign and send new mint and transfer batches, and look at what
+        was just sent once (on the local chain it has already executed).
         Returns True while messages are open (poll again soon)."""
         uowf, custody, settings = self.uow_factory, self.custody, self.settings
-        now, chain_now = self.clock(), await custody.provider.now()
-        async with uowf() as uow:
-            open_messages = await sending.open_messages(uow.session)
-        for message in open_messages:
-            if message.kind == "mint":
-                await minting.settle_batch(
-                    uowf, custody, message, settings, now=now, chain_now=chain_now
-                )
-            elif message.kind == "transfer":
-                await transferring.settle_batch(
-                    uowf, custody, message, settings, now=now, chain_now=chain_now
-                )
+        await self._settle_open()
+        sent = False
         for form in (minting.form_batch, transferring.form_batch):
-            message = await form(uowf, custody, settings, now)
+            message = await form(uowf, custody, settings, self.clock())
             if message is not None:
-                await sending.send(uowf, custody, message, now)
-        async with uowf() as uow:
-            still_open = await sending.open_messages(uow.session)
+                sent = await sending.send(uowf, custody, message, self.clock()) or sent
+        still_open = await self._settle_open() if sent else await self._open()
         for kind in ("mint", "transfer"):
             OPEN_MESSAGES.labels(kind).set(sum(1 for m in still_open if m.kind == kind))
         return bool(still_open)
+
+    async def _open(self) -> list[sending.StoredMessage]:
+        async with self.uow_factory() as uow:
+            return await sending.open_messages(uow.session)
+
+    async def _settle_open(self) -> list[sending.StoredMessage]:
+        """One pass over the open messages; returns those still open after it."""
+        now, chain_now = self.clock(), await self.custody.provider.now()
+        still_open = []
+        for message in await self._open():
+            settle = {"mint": minting.settle_batch, "transfer": transferring.settle_batch}.get(
+                message.kind
+            )
+            if settle is None:
+                continue
+            if not await settle(
+                self.uow_factory, self.custody, message, self.settings, now=now,
+                chain_now=chain_now,
+            ):  # fmt: skip
+                still_open.append(message)
+        return still_open
 
     async def drain(self, *, max_steps: int = 1000) -> None:
         """Step until nothing is open and nothing waits (tests, benchmarks, the local chain)."""

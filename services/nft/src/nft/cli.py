@@ -98,7 +98,7 @@ def _yes(flag: bool) -> str:
 
 
 def _report(settings: NftSettings, status: CustodyStatus) -> str:
-    testnet = settings.ton_network == TonNetwork.testnet
+    testnet = settings.ton_network != TonNetwork.mainnet  # local too: never real TON
     lines = [
         f"network:          {settings.ton_network.value}",
         "custody wallet (HighloadWalletV3):",
@@ -143,7 +143,7 @@ async def _deploy(settings: NftSettings, provider: TonProvider, custody: Custody
     status = await custody.check()
     if not status.wallet_active:
         if status.balance <= 0:
-            testnet = settings.ton_network == TonNetwork.testnet
+            testnet = settings.ton_network != TonNetwork.mainnet  # local too: never real TON
             address = status.address.to_str(is_bounceable=False, is_test_only=testnet)
             raise CliError(f"the custody wallet has no balance: send TON to {address} first")
         await custody.deploy_wallet()

@@ -131,15 +131,10 @@ async def settle_batch(
             )
         ).all()
     jobs = [MintJob(**r._mapping) for r in rows]
-    missing: list[MintJob] = []
-    for job in jobs:
-        assert job.item_index is not None
-        item = custody.item_address(job.item_index)
-        owner = await custody.nft_owner(item)
-        if owner is not None and owner == custody.address:
-            await _complete(uow_factory, custody, job, item_address=raw(item), now=now)
-        else:
-            missing.append(job)
+    owners = await sending.owners(custody, [custody.item_address(_index(job)) for job in jobs])
+    minted = [job for job, owner in zip(jobs, owners, strict=True) if owner == custody.address]
+    await _complete(uow_factory, custody, minted, now=now)
+    missing = [job for job, owner in zip(jobs, owners, strict=True) if owner != custody.address]
 
     async def give_up(job: MintJob, outcome: str) -> None:
         await _retry_or_fail(uow_factory, job, outcome, settings, now)
@@ -150,54 +145,75 @@ async def settle_batch(
     )  # fmt: skip
 
 
+def _index(job: MintJob) -> int:
+    assert job.item_index is not None, "a job in a message has its index"
+    return job.item_index
+
+
 async def _complete(
-    uow_factory: UnitOfWorkFactory, custody: Custody, job: MintJob, *, item_address: str,
-    now: datetime,
-) -> None:  # fmt: skip
-    assert job.item_index is not None
-    collection = raw(custody.collection)
+    uow_factory: UnitOfWorkFactory, custody: Custody, jobs: list[MintJob], *, now: datetime
+) -> None:
+    """Minted purchases complete together: nfts rows, `completed`, `NftMinted`, one commit."""
+    if not jobs:
+        return
+    collection, owner = raw(custody.collection), raw(custody.address)
     async with uow_factory() as uow:
-        done = (
-            await uow.session.execute(
-                update(purchases_t)
-                .where(purchases_t.c.id == job.purchase_id, purchases_t.c.status == "reserved")
-                .values(status="completed", completed_at=now, updated_at=now)
-                .returning(purchases_t.c.id)
-            )
-        ).first()
-        if done is None:
-            return
-        await uow.session.execute(
-            nfts.insert().values(
-                id=job.purchase_id,
-                purchase_id=job.purchase_id,
-                user_id=job.user_id,
-                catalog_item_id=job.catalog_item_id,
-                collection_address=collection,
-                item_index=job.item_index,
-                item_address=item_address,
-                owner_address=raw(custody.address),
-                status="custody",
-                minted_at=now,
-            )  # fmt: skip
+        done = set(
+            (
+                await uow.session.execute(
+                    update(purchases_t)
+                    .where(
+                        purchases_t.c.id.in_([job.purchase_id for job in jobs]),
+                        purchases_t.c.status == "reserved",
+                    )
+                    .values(status="completed", completed_at=now, updated_at=now)
+                    .returning(purchases_t.c.id)
+                )
+            ).scalars()
         )
-        await uow.publish(
-            NftMinted(
-                user_id=job.user_id,
-                purchase_id=job.purchase_id,
-                catalog_item_id=job.catalog_item_id,
-                nft_address=item_address,
-                collection_address=collection,
-                item_index=job.item_index,
-                minted_at=now,
-            )  # fmt: skip
+        jobs = [job for job in jobs if job.purchase_id in done]
+        if not jobs:
+            return
+        items = {job.purchase_id: raw(custody.item_address(_index(job))) for job in jobs}
+        await uow.session.execute(
+            nfts.insert(),
+            [
+                {
+                    "id": job.purchase_id,
+                    "purchase_id": job.purchase_id,
+                    "user_id": job.user_id,
+                    "catalog_item_id": job.catalog_item_id,
+                    "collection_address": collection,
+                    "item_index": job.item_index,
+                    "item_address": items[job.purchase_id],
+                    "owner_address": owner,
+                    "status": "custody",
+                    "minted_at": now,
+                }  # fmt: skip
+                for job in jobs
+            ],
+        )
+        await uow.publish_all(
+            [
+                NftMinted(
+                    user_id=job.user_id,
+                    purchase_id=job.purchase_id,
+                    catalog_item_id=job.catalog_item_id,
+                    nft_address=items[job.purchase_id],
+                    collection_address=collection,
+                    item_index=job.item_index,
+                    minted_at=now,
+                )  # fmt: skip
+                for job in jobs
+            ]
         )
         await uow.commit()
-    MINT_OUTCOMES.labels("minted").inc()
-    log.info(
-        "nft_minted", purchase_id=str(job.purchase_id), item_index=job.item_index,
-        item_address=item_address,
-    )  # fmt: skip
+    MINT_OUTCOMES.labels("minted").inc(len(jobs))
+    for job in jobs:
+        log.info(
+            "nft_minted", purchase_id=str(job.purchase_id), item_index=job.item_index,
+            item_address=items[job.purchase_id],
+        )  # fmt: skip
 
 
 async def _retry_or_fail(

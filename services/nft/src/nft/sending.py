@@ -13,12 +13,14 @@ The notes' recipe, in one place for mints and transfers:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from prometheus_client import Counter
+from pytoniq_core import Address
 from scifikpi_common.db import UnitOfWorkFactory
 from scifikpi_common.logging import get_logger
 from sqlalchemy import select, update
@@ -199,6 +201,20 @@ async def _diagnose(custody: Custody, message: StoredMessage, settings: NftSetti
 
 
 Job = TypeVar("Job")
+
+#: concurrent state reads while confirming one message (liteserver round trips overlap)
+READ_CONCURRENCY = 16
+
+
+async def owners(custody: Custody, items: Sequence[Address]) -> list[Address | None]:
+    """The on-chain owner of each item (None: not active or not initialised), in order."""
+    gate = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def one(item: Address) -> Address | None:
+        async with gate:
+            return await custody.nft_owner(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 async def conclude(

@@ -126,9 +126,10 @@ async def settle_batch(
                 )
             )
         ).all()
+    jobs = [TransferJob(**r._mapping) for r in rows]
+    owners = await sending.owners(custody, [Address(job.item_address) for job in jobs])
     missing: list[TransferJob] = []
-    for job in (TransferJob(**r._mapping) for r in rows):
-        owner = await custody.nft_owner(Address(job.item_address))
+    for job, owner in zip(jobs, owners, strict=True):
         if owner is not None and owner == Address(job.to_address):
             await _complete(uow_factory, job, message.message_hash, now)
         else:

@@ -193,9 +193,12 @@ async def test_an_unavailable_chain_leaves_the_message_signed_then_it_goes_out(
 
 
 async def test_an_expired_external_is_resigned_and_the_purchase_still_completes(
-    engine: AsyncEngine, engine_: ChainEngine, chain: LocalChain, custody: Custody
-) -> None:
+    engine: AsyncEngine, factory: UnitOfWorkFactory, chain: LocalChain, custody: Custody,
+    settings: NftSettings,
+) -> None:  # fmt: skip
     [pid] = await _reserved(engine, await _item(engine), 1)
+    # no re-send before the window closes: the one send is lost and then the message is dead
+    engine_ = ChainEngine(factory, custody, settings.model_copy(update={"resend_interval_s": 1e6}))
     chain.drop_next_sends(1)
     await engine_.step()
     await chain.advance_time(custody.timeout + 60)  # the stored message can never execute now

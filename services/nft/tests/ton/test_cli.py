@@ -41,7 +41,7 @@ def test_cli_deploy_custody_and_fund(cli_env: None, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "status:           OK" in out
     assert (
-        "raw:            0:" in out and "non-bounceable: UQ" in out and "bounceable:     EQ" in out
+        "raw:            0:" in out and "non-bounceable: 0Q" in out and "bounceable:     kQ" in out
     )
     assert "code hash:      ok" in out and "next index:     0" in out
     assert DEV_CUSTODY_PRIVATE_KEY not in out
