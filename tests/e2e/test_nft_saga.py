@@ -23,9 +23,8 @@ from e2e_support import (
     eventually,
     mined_user,
     run_cli,
-    ton_proof,
-    ton_wallet,
 )
+from scifikpi_tools.standins.tonwallet import Wallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -95,10 +94,11 @@ async def test_buy_mint_bind_a_wallet_and_send_the_nft_there(
     assert next(i for i in catalog if i["id"] == item["id"])["supply_left"] == 4
 
     # bind a wallet: challenge -> ton_proof signed by the wallet's key -> verify
-    wallet_key, wallet, state_init = ton_wallet()
+    user_wallet = Wallet.generate()  # what the user's wallet app holds
+    wallet = user_wallet.address
     challenge = await api.post("/nft/wallets/challenge", headers=bearer(token))
     assert challenge.status_code == 201, challenge.text
-    proof = ton_proof(wallet_key, wallet, state_init, challenge.json()["payload"])
+    proof = user_wallet.proof(challenge.json()["payload"])
     verified = await api.post("/nft/wallets/verify", json=proof, headers=bearer(token))
     assert verified.status_code == 200, verified.text
     assert verified.json()["address"] == wallet.to_str(is_user_friendly=False)
