@@ -239,7 +239,7 @@ def _local_postgres() -> str | None:
     TEST_DATABASE_URL, DATABASE_URL, then the local server), or None."""
     if shutil.which("psql") is None:
         return None
-    from scifikpi_common.testing.plugin import LOCAL_SERVER
+    from scifikpi_tools.testing.plugin import LOCAL_SERVER
 
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or LOCAL_SERVER
     url = re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)

@@ -1,4 +1,4 @@
-"""scifikpi_common.localinfra: the Tansu broker, embedded Postgres, topics, ports."""
+"""scifikpi_tools.localinfra: the Tansu broker, embedded Postgres, topics, ports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from scifikpi_common import localinfra
+from scifikpi_tools import localinfra
 from scifikpi_tools.testing import wait_gone
 
 

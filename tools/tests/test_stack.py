@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import httpx
 import psutil
 import pytest
-from scifikpi_common.localinfra import port_accepts
+from scifikpi_tools.localinfra import port_accepts
 from scifikpi_tools.services import SERVICES
 from scifikpi_tools.stack import LocalStack
 from scifikpi_tools.standins import DEV_STRIPE_SECRET_KEY, DEV_YOOKASSA_SHOP_ID

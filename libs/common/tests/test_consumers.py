@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from commontest_schema import TEST_TOPIC, ThingHappened, inbox, things
 from scifikpi_common.events.base import Envelope
-from scifikpi_common.localinfra import ensure_topics
 from scifikpi_common.messaging import Delivery, EventConsumers, make_broker
+from scifikpi_tools.localinfra import ensure_topics
 from sqlalchemy import func, insert, select, text
 
 pytestmark = pytest.mark.kafka

@@ -13,9 +13,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 from commontest_schema import TEST_TOPIC, ThingHappened, inbox, outbox, things
-from scifikpi_common.localinfra import ensure_topics
 from scifikpi_common.messaging import Delivery, EventConsumers
 from scifikpi_common.relay import OutboxRelay, make_producer
+from scifikpi_tools.localinfra import ensure_topics
 from sqlalchemy import func, insert, select
 
 pytestmark = pytest.mark.kafka

@@ -28,7 +28,9 @@ from typing import Any
 import httpx
 from auth.passwords import PasswordHashing
 from auth.settings import AuthSettings
-from scifikpi_common.localinfra import (
+from scifikpi_common.migrations import upgrade
+from scifikpi_tools.bench.support import percentile, postgres_server
+from scifikpi_tools.localinfra import (
     drop_database,
     ensure_database,
     free_port,
@@ -37,8 +39,6 @@ from scifikpi_common.localinfra import (
     wait_for_port,
     with_database,
 )
-from scifikpi_common.migrations import upgrade
-from scifikpi_tools.bench.support import percentile, postgres_server
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"

@@ -42,7 +42,9 @@ import httpx
 import orjson
 import stripe
 from aiokafka import AIOKafkaConsumer
-from scifikpi_common.localinfra import (
+from scifikpi_common.migrations import upgrade
+from scifikpi_tools.bench.support import percentile, postgres_server
+from scifikpi_tools.localinfra import (
     drop_database,
     ensure_database,
     ensure_topics,
@@ -53,8 +55,6 @@ from scifikpi_common.localinfra import (
     wait_for_port,
     with_database,
 )
-from scifikpi_common.migrations import upgrade
-from scifikpi_tools.bench.support import percentile, postgres_server
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"

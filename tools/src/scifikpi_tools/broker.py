@@ -14,8 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from scifikpi_common import localinfra
-
+from scifikpi_tools import localinfra
 from scifikpi_tools.services import BROKER_PORT
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from scifikpi_common.localinfra import parent_death_signal
+from scifikpi_tools.localinfra import parent_death_signal
 
 _COLORS = ("36", "32", "33", "35", "34", "96", "92", "93", "95", "94")
 

@@ -116,3 +116,7 @@ class UpstreamUnavailable(AppError):
 
 class UpstreamTimeout(AppError):
     status, slug, title = 504, "upstream-timeout", "A backing service did not answer in time"
+
+
+class InvalidCursor(ValidationFailed):
+    slug, title = "invalid-cursor", "The page cursor is not valid"

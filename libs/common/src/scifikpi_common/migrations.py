@@ -1,7 +1,9 @@
 """Alembic per service: the service's schema is created first and holds its own version table.
 
 `run_migrations(metadata, url)` is what each service's `migrations/env.py` calls; `upgrade()`
-runs a service's migrations from Python (dev stack, tests).
+runs a service's migrations from Python (dev stack, tests). `create_outbox_and_inbox(schema)` is
+how a revision creates the plumbing tables, from the same definitions the code uses
+(`scifikpi_common.outbox`, `scifikpi_common.inbox`), so no migration restates them.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ import asyncio
 import threading
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import MetaData, Table, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from scifikpi_common.db import make_metadata
+from scifikpi_common.inbox import inbox_table
+from scifikpi_common.outbox import outbox_table
 
 
 def run_migrations(metadata: MetaData, database_url: str) -> None:
@@ -52,6 +58,26 @@ def run_migrations(metadata: MetaData, database_url: str) -> None:
         await engine.dispose()
 
     asyncio.run(online())
+
+
+def _plumbing_tables(schema: str) -> list[Table]:
+    metadata = make_metadata(schema)
+    return [inbox_table(metadata), outbox_table(metadata)]
+
+
+def create_outbox_and_inbox(schema: str) -> None:
+    """Inside a revision's `upgrade()`: the service's `outbox` and `inbox` tables with their
+    indexes, exactly as the code declares them."""
+    bind = op.get_bind()
+    for table in _plumbing_tables(schema):
+        table.create(bind)
+
+
+def drop_outbox_and_inbox(schema: str) -> None:
+    """Inside a revision's `downgrade()`: the reverse of `create_outbox_and_inbox`."""
+    bind = op.get_bind()
+    for table in reversed(_plumbing_tables(schema)):
+        table.drop(bind)
 
 
 def alembic_config(service_dir: Path, database_url: str | None = None) -> Config:

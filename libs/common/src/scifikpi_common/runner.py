@@ -1,7 +1,8 @@
 """Process entry points shared by every service: API server, consumer worker, outbox relay.
 
-Each runs as its own process (DESIGN §1) so they scale apart; SIGTERM/SIGINT stop them
-gracefully, finishing the message or batch in hand.
+Each runs as its own process (docs/architecture.md) so they scale apart; SIGTERM/SIGINT stop
+them gracefully, finishing the message or batch in hand. A service's `main.py` declares its
+processes once with `ServiceProcesses` and adds only what is its own (a scheduler loop).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -111,7 +113,9 @@ async def relay_until_stopped(
         await engine.dispose()
 
 
-async def _start_with_retry(start, stop: asyncio.Event, what: str) -> None:  # type: ignore[no-untyped-def]
+async def _start_with_retry(
+    start: Callable[[], Awaitable[object]], stop: asyncio.Event, what: str
+) -> None:
     delay = 0.5
     while not stop.is_set():
         try:
@@ -172,3 +176,26 @@ def run_scheduler(
             await engine.dispose()
 
     run_until_signalled(settings, "scheduler", body)
+
+
+@dataclass(frozen=True)
+class ServiceProcesses:
+    """The API, worker and relay processes of a service, for its console scripts:
+
+    processes = ServiceProcesses("ledger.app:create_app", get_settings, consumers, make_outbox)
+    run_api, run_worker, run_relay = processes.api, processes.worker, processes.relay
+    """
+
+    app_factory: str
+    settings: Callable[[], ServiceSettings]
+    consumers: EventConsumers
+    make_outbox: Callable[[], Outbox]
+
+    def api(self) -> None:
+        serve_api(self.app_factory, self.settings())
+
+    def worker(self) -> None:
+        run_worker(self.settings(), self.consumers, self.make_outbox())
+
+    def relay(self) -> None:
+        run_relay(self.settings(), self.make_outbox())

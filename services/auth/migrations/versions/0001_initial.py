@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from scifikpi_common.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
@@ -109,56 +110,11 @@ def upgrade() -> None:
         "ix_login_failures_window_start", "login_failures", ["window_start"], schema=SCHEMA
     )
 
-    # scifikpi_common.outbox.outbox_table
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "id", sa.BigInteger(), sa.Identity(always=True), nullable=False, comment="relay order"
-        ),
-        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False),
-        sa.Column("topic", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column("payload", postgresql.JSONB(), nullable=False, comment="the whole envelope"),
-        sa.Column(
-            "headers", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False
-        ),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="outbox_pkey"),
-        sa.UniqueConstraint("event_id", name="outbox_event_id_key"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_outbox_unpublished",
-        "outbox",
-        ["id"],
-        postgresql_where=sa.text("published_at IS NULL"),
-        schema=SCHEMA,
-    )
-
-    # scifikpi_common.inbox.inbox_table
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="inbox_pkey"),
-        schema=SCHEMA,
-    )
+    create_outbox_and_inbox(SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("inbox", schema=SCHEMA)
-    op.drop_index("ix_outbox_unpublished", table_name="outbox", schema=SCHEMA)
-    op.drop_table("outbox", schema=SCHEMA)
+    drop_outbox_and_inbox(SCHEMA)
     op.drop_index("ix_login_failures_window_start", table_name="login_failures", schema=SCHEMA)
     op.drop_table("login_failures", schema=SCHEMA)
     op.drop_index("ix_refresh_tokens_user_id", table_name="refresh_tokens", schema=SCHEMA)

@@ -10,9 +10,8 @@ once, the append-only trigger and the history view are the design; see services/
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from scifikpi_common.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -147,56 +146,11 @@ def upgrade() -> None:
          WHERE t.user_id IS NOT NULL
         """
     )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("inbox_pkey")),
-        schema="ledger",
-    )  # fmt: skip
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "id", sa.BigInteger(), sa.Identity(always=True), nullable=False, comment="relay order"
-        ),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("topic", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False,
-            comment="the whole envelope",
-        ),
-        sa.Column(
-            "headers", postgresql.JSONB(astext_type=sa.Text()),
-            server_default=sa.text("'{}'::jsonb"), nullable=False,
-        ),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("outbox_pkey")),
-        sa.UniqueConstraint("event_id", name=op.f("outbox_event_id_key")),
-        schema="ledger",
-    )  # fmt: skip
-    op.create_index(
-        "ix_outbox_unpublished", "outbox", ["id"], unique=False, schema="ledger",
-        postgresql_where=sa.text("published_at IS NULL"),
-    )  # fmt: skip
+    create_outbox_and_inbox("ledger")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_unpublished", table_name="outbox", schema="ledger")
-    op.drop_table("outbox", schema="ledger")
-    op.drop_table("inbox", schema="ledger")
+    drop_outbox_and_inbox("ledger")
     op.execute("DROP VIEW ledger.history")
     op.execute("DROP TABLE ledger.rejections")
     op.execute("DROP TABLE ledger.transfers")

@@ -11,18 +11,8 @@ from ledger.consumers import consumers
 from ledger.models import make_outbox
 from ledger.settings import get_settings
 
-
-def run_api() -> None:
-    runner.serve_api("ledger.app:create_app", get_settings())
-
-
-def run_worker() -> None:
-    """Consumers of payments, mining and nft events."""
-    runner.run_worker(get_settings(), consumers, make_outbox())
-
-
-def run_relay() -> None:
-    runner.run_relay(get_settings(), make_outbox())
+processes = runner.ServiceProcesses("ledger.app:create_app", get_settings, consumers, make_outbox)
+run_api, run_worker, run_relay = processes.api, processes.worker, processes.relay
 
 
 def run_scheduler() -> None:
@@ -33,8 +23,10 @@ def run_scheduler() -> None:
 
     async def loop(factory: UnitOfWorkFactory, stop: asyncio.Event) -> None:
         await run_until_stopped(
-            factory, stop, interval_s=settings.sweep_interval_s,
+            factory,
+            stop,
+            interval_s=settings.sweep_interval_s,
             batch_size=settings.sweep_batch_size,
-        )  # fmt: skip
+        )
 
     runner.run_scheduler(settings, loop, make_outbox())

@@ -7,11 +7,11 @@ import uuid
 from _ledger_helpers import deliver, failed, mined, minted, paid, requested
 
 
-async def test_balance_shape_and_mining_power(client, keys, factory, ledger_settings) -> None:
+async def test_balance_shape_and_mining_power(client, keys, factory, settings) -> None:
     user = uuid.uuid4()
     r = await client.get("/balance", headers=keys.headers(user))
     assert r.status_code == 200
-    base = ledger_settings.mining_r_base_micro_per_hour
+    base = settings.mining_r_base_micro_per_hour
     assert r.json() == {
         "points": {"available": "0.000000", "reserved": "0.000000", "total": "0.000000"},
         "money": {"amount_minor": 0, "currency": "USD"},
@@ -30,19 +30,17 @@ async def test_balance_shape_and_mining_power(client, keys, factory, ledger_sett
     }  # fmt: skip
     assert body["money"] == {"amount_minor": 2599, "currency": "USD"}
     expected = min(
-        ledger_settings.mining_r_max_micro_per_hour,
-        base + 25 * ledger_settings.mining_r_per_usd_micro_per_hour,
+        settings.mining_r_max_micro_per_hour,
+        base + 25 * settings.mining_r_per_usd_micro_per_hour,
     )
     assert body["mining_power"]["rate_micro_per_hour"] == expected
 
 
-async def test_mining_power_is_capped(client, keys, factory, ledger_settings) -> None:
+async def test_mining_power_is_capped(client, keys, factory, settings) -> None:
     user = uuid.uuid4()
     await deliver(factory, paid(user, 10_000_000))
     body = (await client.get("/balance", headers=keys.headers(user))).json()
-    assert (
-        body["mining_power"]["rate_micro_per_hour"] == ledger_settings.mining_r_max_micro_per_hour
-    )
+    assert body["mining_power"]["rate_micro_per_hour"] == settings.mining_r_max_micro_per_hour
 
 
 async def test_balance_needs_a_token(client) -> None:

@@ -115,7 +115,7 @@ async def test_batch_consumer_claims_the_inbox_and_commits_once(engine, factory)
 
 
 async def test_batches_singles_and_holds_racing_keep_every_invariant(
-    engine, factory, ledger_settings: LedgerSettings
+    engine, factory, settings: LedgerSettings
 ) -> None:
     users = [uuid.uuid4() for _ in range(12)]
     pool = [mined(random.choice(users), random.randint(1, 3) * P) for _ in range(400)]

@@ -21,11 +21,9 @@ from scifikpi_common.events import Envelope
 
 @pytest.mark.kafka
 async def test_worker_and_relay_through_the_broker(
-    kafka_bootstrap_servers: str, ledger_settings, factory
+    kafka_bootstrap_servers: str, settings, factory
 ) -> None:
-    settings = ledger_settings.model_copy(
-        update={"kafka_bootstrap_servers": kafka_bootstrap_servers}
-    )
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
     stop = asyncio.Event()
     worker = asyncio.create_task(
         runner.consume_until_stopped(settings, consumers, make_outbox(), stop)

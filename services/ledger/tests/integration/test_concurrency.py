@@ -36,9 +36,7 @@ async def _ok(factory) -> None:
     assert report.ok, report.problems
 
 
-async def test_200_parallel_holds_against_a_balance_for_10(
-    engine, factory, ledger_settings
-) -> None:
+async def test_200_parallel_holds_against_a_balance_for_10(engine, factory, settings) -> None:
     user = uuid.uuid4()
     await deliver(factory, mined(user, 10 * PRICE))
     events = [requested(user, PRICE) for _ in range(200)]

@@ -69,9 +69,7 @@ async def test_every_consumed_event_redelivered_five_times_changes_nothing(engin
     await _assert_ok(factory)
 
 
-async def test_deposit_converts_to_usd_and_reports_the_total(
-    engine, factory, ledger_settings
-) -> None:
+async def test_deposit_converts_to_usd_and_reports_the_total(engine, factory, settings) -> None:
     user = uuid.uuid4()
     assert await deliver(factory, paid(user, 1000)) == ["handled"]
     assert await deliver(factory, paid(user, 100_000, "RUB", provider="yoomoney")) == ["handled"]
@@ -80,7 +78,7 @@ async def test_deposit_converts_to_usd_and_reports_the_total(
             r.payload["payload"]
             for r in await conn.execute(text("SELECT payload FROM ledger.outbox ORDER BY id"))
         ]
-    rub = to_usd_minor(100_000, "RUB", ledger_settings.fx_rates)
+    rub = to_usd_minor(100_000, "RUB", settings.fx_rates)
     assert [p["total_deposits_usd_minor"] for p in payloads] == [1000, 1000 + rub]
     assert payloads[1]["amount_usd_minor"] == rub
     await _assert_ok(factory)

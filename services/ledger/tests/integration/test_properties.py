@@ -178,5 +178,5 @@ async def _expire(factory, purchase) -> None:
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(ops=st.lists(op, max_size=25), twice=st.booleans())
-def test_invariants_hold_after_any_sequence(ledger_database_url: str, ops, twice) -> None:
-    asyncio.run(_scenario(ledger_database_url, ops, twice))
+def test_invariants_hold_after_any_sequence(migrated_database_url: str, ops, twice) -> None:
+    asyncio.run(_scenario(migrated_database_url, ops, twice))

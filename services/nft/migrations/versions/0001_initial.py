@@ -10,9 +10,8 @@ services/nft/README.md.
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from scifikpi_common.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -51,54 +50,9 @@ def upgrade() -> None:
         " (created_at DESC, id DESC) WHERE status = 'active'"
     )
     op.execute("CREATE INDEX ix_catalog_items_page ON nft.catalog_items (created_at DESC, id DESC)")
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("inbox_pkey")),
-        schema="nft",
-    )  # fmt: skip
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "id", sa.BigInteger(), sa.Identity(always=True), nullable=False, comment="relay order"
-        ),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("topic", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False,
-            comment="the whole envelope",
-        ),
-        sa.Column(
-            "headers", postgresql.JSONB(astext_type=sa.Text()),
-            server_default=sa.text("'{}'::jsonb"), nullable=False,
-        ),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("outbox_pkey")),
-        sa.UniqueConstraint("event_id", name=op.f("outbox_event_id_key")),
-        schema="nft",
-    )  # fmt: skip
-    op.create_index(
-        "ix_outbox_unpublished", "outbox", ["id"], unique=False, schema="nft",
-        postgresql_where=sa.text("published_at IS NULL"),
-    )  # fmt: skip
+    create_outbox_and_inbox("nft")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_unpublished", table_name="outbox", schema="nft")
-    op.drop_table("outbox", schema="nft")
-    op.drop_table("inbox", schema="nft")
+    drop_outbox_and_inbox("nft")
     op.execute("DROP TABLE nft.catalog_items")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from scifikpi_common.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
@@ -34,62 +35,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", name=op.f("accounts_pkey")),
         schema="payments",
     )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "received_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("inbox_pkey")),
-        schema="payments",
-    )
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "id", sa.BigInteger(), sa.Identity(always=True), nullable=False, comment="relay order"
-        ),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("topic", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column(
-            "payload",
-            postgresql.JSONB(astext_type=sa.Text()),
-            nullable=False,
-            comment="the whole envelope",
-        ),
-        sa.Column(
-            "headers",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default=sa.text("'{}'::jsonb"),
-            nullable=False,
-        ),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("outbox_pkey")),
-        sa.UniqueConstraint("event_id", name=op.f("outbox_event_id_key")),
-        schema="payments",
-    )
-    op.create_index(
-        "ix_outbox_unpublished",
-        "outbox",
-        ["id"],
-        unique=False,
-        schema="payments",
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
+    create_outbox_and_inbox("payments")
     op.create_table(
         "payments",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -310,12 +256,5 @@ def downgrade() -> None:
         postgresql_where=sa.text("status IN ('created', 'pending')"),
     )
     op.drop_table("payments", schema="payments")
-    op.drop_index(
-        "ix_outbox_unpublished",
-        table_name="outbox",
-        schema="payments",
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.drop_table("outbox", schema="payments")
-    op.drop_table("inbox", schema="payments")
+    drop_outbox_and_inbox("payments")
     op.drop_table("accounts", schema="payments")

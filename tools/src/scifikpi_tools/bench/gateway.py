@@ -27,7 +27,7 @@ import urllib.request
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 
-from scifikpi_common.localinfra import free_port
+from scifikpi_tools.localinfra import free_port
 
 THROUGHPUT_TARGET = 0.45
 P99_TARGET = 3.0

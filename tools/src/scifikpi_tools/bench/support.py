@@ -9,7 +9,7 @@ import os
 import tempfile
 from contextlib import AsyncExitStack
 
-from scifikpi_common.localinfra import postgres_reachable, start_embedded_postgres
+from scifikpi_tools.localinfra import postgres_reachable, start_embedded_postgres
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 

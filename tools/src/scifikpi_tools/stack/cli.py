@@ -12,8 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scifikpi_common import localinfra
-
+from scifikpi_tools import localinfra
 from scifikpi_tools.services import GATEWAY_PORT
 from scifikpi_tools.stack.launcher import LocalStack, StackError, find_root
 

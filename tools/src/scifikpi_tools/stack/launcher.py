@@ -16,8 +16,8 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 import httpx
-from scifikpi_common import localinfra
 
+from scifikpi_tools import localinfra
 from scifikpi_tools import standins as dev
 from scifikpi_tools.services import (
     BROKER_PORT,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from scifikpi_common.localinfra import free_port, parent_death_signal, stop_process, wait_for_port
+from scifikpi_tools.localinfra import free_port, parent_death_signal, stop_process, wait_for_port
 
 HOST = "127.0.0.1"
 

