@@ -1,13 +1,15 @@
 """Database plumbing: a schema per service, engines made in the lifespan, one unit of work.
 
-Repositories take the unit of work's session and never commit; the handler that owns the use
-case calls `uow.commit()` exactly once, so a state change and the events it emits (outbox rows)
-land in one transaction or not at all.
+Repositories take the unit of work's session and never commit; use cases (handlers) never commit
+either: the edge that opened the unit of work (a route, the consumer runner, a process loop, a CLI
+command) commits it exactly once, so a state change and the events it emits (outbox rows) land in
+one transaction or not at all. `committing(uow)` is that commit for an edge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from scifikpi_common.errors import KeepsChanges
 
 if TYPE_CHECKING:
     from scifikpi_common.events.base import Event
@@ -101,6 +105,18 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+
+@asynccontextmanager
+async def committing(uow: UnitOfWork) -> AsyncIterator[UnitOfWork]:
+    """Commit once when the block succeeds, or when its error is a `KeepsChanges` one (its side
+    effects must stay); any other error leaves the transaction to roll back."""
+    try:
+        yield uow
+    except KeepsChanges:
+        await uow.commit()
+        raise
+    await uow.commit()
 
 
 class UnitOfWorkFactory:

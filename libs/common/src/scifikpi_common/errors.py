@@ -61,6 +61,12 @@ class AppError(Exception):
         return body
 
 
+class KeepsChanges(Exception):  # noqa: N818 - a marker mixed into errors, not an error itself
+    """Marks an error whose side effects (a failure counter, a revoked token family, a sold-out
+    attempt recorded) must be committed before it is answered: the edge commits, then lets the
+    error through (`scifikpi_common.db.committing`)."""
+
+
 class BadRequest(AppError):
     status, slug, title = 400, "bad-request", "Bad request"
 
