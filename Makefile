@@ -59,9 +59,11 @@ bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench,
 	$(UV) run python -m scifikpi_tools.bench.nft
 
 .PHONY: lint
-lint: uv ## ruff, and import-linter contracts when .importlinter exists
-	$(UV) run ruff check .
-	@if [ -f .importlinter ]; then echo "$(UV) run lint-imports"; $(UV) run lint-imports; fi
+lint: sync ## ruff (lint and format check), the import-linter contracts, mypy (the strict set in pyproject.toml)
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
+	$(UV) run --frozen mypy
 
 .PHONY: format
 format: ## Format the code with ruff
@@ -80,5 +82,5 @@ broker: uv ## Run only the Tansu broker in the foreground (prints KAFKA_BOOTSTRA
 clean: ## Stop a leftover embedded Postgres and remove local state (.local/) and caches
 	@if [ -f .local/pgdata/postmaster.pid ] && [ -x .venv/bin/python ]; then \
 		.venv/bin/python -m scifikpi_tools.stack --stop-postgres; fi
-	rm -rf .local .pytest_cache .ruff_cache .hypothesis .import_linter_cache
+	rm -rf .local .pytest_cache .ruff_cache .hypothesis .import_linter_cache .mypy_cache
 	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

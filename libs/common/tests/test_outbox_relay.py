@@ -134,7 +134,7 @@ class TestRelay:
             async def send(self, *args, **kwargs):
                 raise ConnectionError("broker unreachable")
 
-        relay = OutboxRelay(engine, outbox, DeadProducer())  # type: ignore[arg-type]
+        relay = OutboxRelay(engine, outbox, DeadProducer())
         sent, failed = await relay.relay_once()
         assert (sent, failed) == (0, True)
         async with engine.connect() as conn:

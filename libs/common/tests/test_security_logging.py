@@ -82,14 +82,19 @@ class TestTokenVerifier:
         server.keys = {"k2": Ed25519PrivateKey.generate()}  # k1 gone from the JWKS
         assert await verifier.verify(token) == first  # remembered: no key lookup, no signature
         with pytest.raises(InvalidToken):  # another k1 token needs the key, which is gone
-            await verifier.verify(jwt.encode({"x": 1}, Ed25519PrivateKey.generate(),
-                                             algorithm="EdDSA", headers={"kid": "k1"}))  # fmt: skip
+            await verifier.verify(
+                jwt.encode(
+                    {"x": 1}, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "k1"}
+                )
+            )
 
     async def test_a_remembered_token_expires_with_its_claim(self, server):
         verifier = TokenVerifier(
-            JwksCache(server.fetch, min_refresh_s=0.0), issuer="scifikpi-auth",
-            audience="scifikpi", leeway_s=0,
-        )  # fmt: skip
+            JwksCache(server.fetch, min_refresh_s=0.0),
+            issuer="scifikpi-auth",
+            audience="scifikpi",
+            leeway_s=0,
+        )
         token = server.token(exp=int(time.time()) + 1)
         await verifier.verify(token)
         await asyncio.sleep(max(0.0, int(time.time()) + 1.1 - time.time()) + 1.0)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from scifikpi_common.db import UnitOfWork, UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.errors import Problem
-from scifikpi_common.health import broker_check, database_check, health_router
+from scifikpi_common.health import ReadinessCheck, broker_check, database_check, health_router
 from scifikpi_common.logging import configure_logging
 from scifikpi_common.metrics import metrics_endpoint
 from scifikpi_common.middleware import RequestContextMiddleware
@@ -48,7 +48,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        checks = {}
+        checks: dict[str, ReadinessCheck] = {}
         engine = None
         if outbox is not None:
             engine = create_engine(
@@ -79,7 +79,7 @@ def create_service_app(
 
     # FastAPI's built-in telemetry would add four more spans per request and an OTel log record
     # carrying request input; our middleware makes the one server span we want.
-    app = FastAPI(
+    app = _ServiceApp(
         title=title,
         description=description,
         version=version,
@@ -95,18 +95,20 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
 
-    # Make `Problem` a named component so every problem response can reference it.
-    original_openapi = app.openapi
+    return app
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = original_openapi()
+
+class _ServiceApp(FastAPI):
+    """FastAPI whose OpenAPI document names `Problem` as a component, so every problem response
+    can reference it."""
+
+    def openapi(self) -> dict[str, Any]:
+        schema = self.openapi_schema
+        if schema is None:
+            schema = super().openapi()  # also kept in self.openapi_schema
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.setdefault("Problem", Problem.model_json_schema())
-        return app.openapi_schema  # type: ignore[return-value]
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
+        return schema
 
 
 async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:

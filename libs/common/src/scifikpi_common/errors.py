@@ -77,7 +77,8 @@ class MissingIdempotencyKey(AppError):
 
 class InvalidToken(AppError):
     status, slug, title = 401, "invalid-token", "Missing or invalid access token"
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    # typed as on AppError, so a subclass that is no bearer-token problem can set `headers = None`
+    headers: dict[str, str] | None = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 class Forbidden(AppError):

@@ -1,6 +1,7 @@
 """Mining power: one formula and one set of constants for every service that shows or uses it.
 
-DESIGN §5: `rate_µP_per_hour = min(R_MAX, R_BASE + R_PER_USD × floor(total_deposits_usd))`.
+The rule, as services/mining/README.md states it:
+`rate_µP_per_hour = min(R_MAX, R_BASE + R_PER_USD × floor(total_deposits_usd))`.
 The ledger shows it in `/balance`, mining freezes it into a session at start; both read the same
 unprefixed environment (`MINING_R_BASE_MICRO_PER_HOUR`, ...) so they can never disagree.
 """

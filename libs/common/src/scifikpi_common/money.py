@@ -23,7 +23,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
-#: The registration minimum (DESIGN §5): USD 10.00.
+#: The registration minimum: USD 10.00 (less is `deposit-below-minimum`, docs/problems.md).
 MIN_REGISTRATION_DEPOSIT_USD_MINOR = 1000
 
 

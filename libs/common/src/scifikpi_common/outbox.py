@@ -8,6 +8,7 @@ wakes on commit and nothing is published for a rolled-back change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -70,10 +71,12 @@ class Outbox:
             """  # noqa: S608 - the table name is ours, values are bound
         )
 
-    async def add(self, session: AsyncSession, event: Event) -> Envelope:
+    async def add(self, session: AsyncSession, event: Event) -> Envelope[dict[str, Any]]:
         return (await self.add_many(session, [event]))[0]
 
-    async def add_many(self, session: AsyncSession, events: Sequence[Event]) -> list[Envelope]:
+    async def add_many(
+        self, session: AsyncSession, events: Sequence[Event]
+    ) -> list[Envelope[dict[str, Any]]]:
         """Queue `events` in order, inside the session's transaction."""
         if not events:
             return []

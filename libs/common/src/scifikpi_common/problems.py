@@ -7,12 +7,14 @@ traceback, no internals. Validation errors list location, message and type, neve
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from scifikpi_common.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -78,6 +80,33 @@ def _instance(request: Request) -> str:
     return (prefix if _PREFIX.match(prefix) else "") + request.url.path
 
 
+def _http_error(status_code: int) -> type[AppError]:
+    """The problem for an HTTP status no error class of ours stands for."""
+
+    class HTTPError(AppError):
+        status = status_code
+        slug = "http-error"
+        title = "HTTP error"
+
+    return HTTPError
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def _add_handler(
+    app: FastAPI, exc_type: type[E], handler: Callable[[Request, E], Awaitable[Response]]
+) -> None:
+    """`app.add_exception_handler` for a handler of one exception type (Starlette types every
+    handler as taking any `Exception`; it calls this one only with `exc_type`)."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, exc_type)
+        return await handler(request, exc)
+
+    app.add_exception_handler(exc_type, handle)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: AppError) -> JSONResponse:
         return problem_response(exc, _instance(request))
@@ -88,14 +117,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(ValidationFailed(detail, errors=errors), _instance(request))
 
     async def on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        cls = _HTTP_STATUS_ERRORS.get(exc.status_code)
-        if cls is None:
-            cls = type(
-                "HTTPError",
-                (AppError,),
-                {"status": exc.status_code, "slug": "http-error", "title": "HTTP error"},
-            )
-        detail = exc.detail if isinstance(exc.detail, str) else None
+        cls = _HTTP_STATUS_ERRORS.get(exc.status_code) or _http_error(exc.status_code)
+        given: object = exc.detail  # FastAPI's HTTPException takes any JSON value
+        detail = given if isinstance(given, str) else None
         error = cls(detail, headers=getattr(exc, "headers", None))
         return problem_response(error, _instance(request))
 
@@ -105,16 +129,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             InternalError("The server failed to handle the request."), request.url.path
         )
 
-    app.add_exception_handler(AppError, on_app_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, on_http_exception)  # type: ignore[arg-type]
+    _add_handler(app, AppError, on_app_error)
+    _add_handler(app, RequestValidationError, on_validation_error)
+    _add_handler(app, StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)
 
 
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the problems a route may answer."""
     out: dict[int | str, dict[str, Any]] = {}
-    for err in (*errors, ValidationFailed):
+    every: tuple[type[AppError], ...] = (*errors, ValidationFailed)
+    for err in every:
         entry = out.setdefault(
             err.status,
             {

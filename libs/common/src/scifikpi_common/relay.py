@@ -94,6 +94,7 @@ class OutboxRelay:
             if stop.is_set():
                 return
             raw = (await control.get_raw_connection()).driver_connection
+            assert raw is not None  # the asyncpg connection of an open pool connection
             await raw.add_listener(self.outbox.channel, self._on_notify)
             log.info("outbox_relay_active", schema=self.table.schema)
             try:

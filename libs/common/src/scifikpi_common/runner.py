@@ -167,9 +167,11 @@ def run_scheduler(
 
     async def body(stop: asyncio.Event) -> None:
         engine = create_engine(
-            settings.database_url, schema=outbox.table.schema or settings.service_name,
-            application_name=f"{settings.service_name}.scheduler", pool_size=pool_size,
-        )  # fmt: skip
+            settings.database_url,
+            schema=outbox.table.schema or settings.service_name,
+            application_name=f"{settings.service_name}.scheduler",
+            pool_size=pool_size,
+        )
         try:
             await loop(UnitOfWorkFactory(create_sessionmaker(engine), outbox), stop)
         finally:

@@ -58,7 +58,8 @@ def http_jwks_fetcher(url: str, client: httpx.AsyncClient | None = None) -> Jwks
             async with httpx.AsyncClient(timeout=5.0) as c:
                 response = await c.get(url)
         response.raise_for_status()
-        return response.json()
+        jwks: dict[str, Any] = response.json()
+        return jwks
 
     return fetch
 
@@ -123,9 +124,14 @@ class TokenVerifier:
     of a short read (~80 µs of Ed25519 plus PyJWT's parsing)."""
 
     def __init__(
-        self, keys: JwksCache, *, issuer: str, audience: str, leeway_s: int = 5,
+        self,
+        keys: JwksCache,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_s: int = 5,
         cache_size: int = 10_000,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience

@@ -48,7 +48,9 @@ def extract_context(headers: Mapping[str, str]) -> otel_context.Context:
     return propagate.extract(dict(headers))
 
 
-def kafka_headers_to_dict(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
+def kafka_headers_to_dict(
+    headers: Iterable[tuple[str, bytes | None]] | None,
+) -> dict[str, str]:
     return {k: v.decode("utf-8", "replace") for k, v in (headers or ()) if v is not None}
 
 

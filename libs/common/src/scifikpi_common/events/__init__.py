@@ -1,4 +1,7 @@
-"""Event contracts: the envelope and every published event's payload schema (DESIGN §4).
+"""Event contracts: the envelope and every published event's payload schema.
+
+The committed AsyncAPI document, docs/asyncapi.yaml, is generated from these models
+(`python -m scifikpi_common.events.asyncapi`; a test keeps it current).
 
 A breaking change to a payload means a new `.v2` topic, never an in-place edit: fields may only be
 added, and only as optional.
