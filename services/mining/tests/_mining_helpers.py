@@ -28,10 +28,13 @@ DURATION_S = 3600
 
 def registered(user_id: uuid.UUID) -> UserRegistered:
     return UserRegistered(
-        user_id=user_id, email=f"{user_id.hex[:8]}@example.com", account_type="individual",
-        country="DE", initial_deposit={"amount_minor": 1000, "currency": "USD"},
+        user_id=user_id,
+        email=f"{user_id.hex[:8]}@example.com",
+        account_type="individual",
+        country="DE",
+        initial_deposit={"amount_minor": 1000, "currency": "USD"},
         registered_at=utcnow(),
-    )  # fmt: skip
+    )
 
 
 def activated(user_id: uuid.UUID) -> UserActivated:
@@ -40,33 +43,52 @@ def activated(user_id: uuid.UUID) -> UserActivated:
 
 def credited(user_id: uuid.UUID, total: int, booked_at: datetime | None = None) -> MoneyCredited:
     return MoneyCredited(
-        user_id=user_id, transfer_id=f"payment:{uuid.uuid4()}", booked_at=booked_at or utcnow(),
-        payment_id=uuid.uuid4(), amount_usd_minor=max(total, 1), total_deposits_usd_minor=total,
-    )  # fmt: skip
+        user_id=user_id,
+        transfer_id=f"payment:{uuid.uuid4()}",
+        booked_at=booked_at or utcnow(),
+        payment_id=uuid.uuid4(),
+        amount_usd_minor=max(total, 1),
+        total_deposits_usd_minor=total,
+    )
 
 
 def debited(user_id: uuid.UUID, total: int, booked_at: datetime | None = None) -> MoneyDebited:
     return MoneyDebited(
-        user_id=user_id, transfer_id=f"refund:{uuid.uuid4()}", booked_at=booked_at or utcnow(),
-        payment_id=uuid.uuid4(), amount_usd_minor=1, total_deposits_usd_minor=total,
+        user_id=user_id,
+        transfer_id=f"refund:{uuid.uuid4()}",
+        booked_at=booked_at or utcnow(),
+        payment_id=uuid.uuid4(),
+        amount_usd_minor=1,
+        total_deposits_usd_minor=total,
         reason="refund",
-    )  # fmt: skip
+    )
 
 
 def paid(
-    user_id: uuid.UUID, quote_id: uuid.UUID | None, amount_minor: int, currency: str = "USD", *,
-    succeeded_at: datetime | None = None, purpose: str = "acceleration",
+    user_id: uuid.UUID,
+    quote_id: uuid.UUID | None,
+    amount_minor: int,
+    currency: str = "USD",
+    *,
+    succeeded_at: datetime | None = None,
+    purpose: str = "acceleration",
     payment_id: uuid.UUID | None = None,
-) -> PaymentSucceeded:  # fmt: skip
+) -> PaymentSucceeded:
     return PaymentSucceeded(
-        user_id=user_id, payment_id=payment_id or uuid.uuid4(), purpose=purpose,
-        provider="stripe" if currency != "RUB" else "yoomoney", amount_minor=amount_minor,
-        currency=currency, quote_id=quote_id, succeeded_at=succeeded_at or utcnow(),
-    )  # fmt: skip
+        user_id=user_id,
+        payment_id=payment_id or uuid.uuid4(),
+        purpose=purpose,
+        provider="stripe" if currency != "RUB" else "yoomoney",
+        amount_minor=amount_minor,
+        currency=currency,
+        quote_id=quote_id,
+        succeeded_at=succeeded_at or utcnow(),
+    )
 
 
-async def deliver(factory: UnitOfWorkFactory, event: Event, *,
-                  envelope: Envelope[dict[str, Any]] | None = None) -> list[str]:  # fmt: skip
+async def deliver(
+    factory: UnitOfWorkFactory, event: Event, *, envelope: Envelope[dict[str, Any]] | None = None
+) -> list[str]:
     envelope = envelope or Envelope.wrap(event, producer="test")
     delivery = Delivery(topic=event.TOPIC, body=envelope.to_bytes(), key=envelope.key.encode())
     return list(await consumers.process(delivery, factory, broker=None))
@@ -109,9 +131,11 @@ async def snapshot(engine: AsyncEngine) -> tuple[Any, ...]:
     async with engine.connect() as conn:
         out = []
         for table, order in (
-            ("accounts", "user_id"), ("sessions", "id"), ("quotes", "id"),
+            ("accounts", "user_id"),
+            ("sessions", "id"),
+            ("quotes", "id"),
             ("accelerations", "payment_id"),
-        ):  # fmt: skip
+        ):
             rows = await conn.execute(text(f"SELECT * FROM mining.{table} ORDER BY {order}"))
             out.append(tuple(tuple(r) for r in rows))
         ev = await conn.execute(text("SELECT event_id FROM mining.outbox ORDER BY id"))

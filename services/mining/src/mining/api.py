@@ -7,25 +7,34 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from scifikpi_common.app import UoW
 from scifikpi_common.clock import utcnow
-from scifikpi_common.errors import InvalidToken
+from scifikpi_common.db import committing
+from scifikpi_common.errors import InvalidCursor, InvalidToken
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentPrincipal
 
-from mining import handlers, reads
-from mining.errors import (
+from mining import handlers
+from mining.domain import (
     AccelerationExceedsRemaining,
     AccountNotActive,
     InvalidAccelerationSeconds,
-    InvalidCursor,
     MiningSessionActive,
     NoActiveSession,
 )
-from mining.schemas import ForecastOut, MiningStatus, QuoteIn, QuoteOut, SessionOut, SessionPage
+from mining.schemas import (
+    ForecastOut,
+    MiningStatus,
+    QuoteIn,
+    QuoteOut,
+    SessionOut,
+    SessionPage,
+    status_of,
+)
 from mining.settings import MiningSettings
 
 
 def get_settings(request: Request) -> MiningSettings:
-    return request.app.state.settings
+    settings: MiningSettings = request.app.state.settings
+    return settings
 
 
 Settings = Annotated[MiningSettings, Depends(get_settings)]
@@ -42,15 +51,16 @@ router = APIRouter(prefix="/mining", tags=["mining"])
 async def start(principal: CurrentPrincipal, uow: UoW, settings: Settings) -> SessionOut:
     """Start a session at today's mining power (frozen for the session); one at a time."""
     now = utcnow()
-    record = await handlers.start_session(uow, principal, settings, now)
-    await uow.commit()
-    return reads.session_view(record, now)
+    async with committing(uow):
+        record = await handlers.start_session(uow, principal, settings, now)
+    return SessionOut.of(record, now)
 
 
 @router.get("/status", response_model=MiningStatus, responses=problem_responses(InvalidToken))
 async def status(principal: CurrentPrincipal, uow: UoW) -> MiningStatus:
     """The running session with its countdown at `server_time`, or `idle`."""
-    return await reads.status(uow.session, principal.user_id, utcnow())
+    now = utcnow()
+    return status_of(await handlers.session_status(uow, principal.user_id), now)
 
 
 @router.get(
@@ -65,9 +75,9 @@ async def sessions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SessionPage:
     """The user's sessions, newest first, keyset-paged."""
-    return await reads.sessions(
-        uow.session, principal.user_id, cursor=cursor, limit=limit, now=utcnow()
-    )
+    now = utcnow()
+    history = await handlers.session_history(uow, principal.user_id, cursor=cursor, limit=limit)
+    return SessionPage.of(history, now)
 
 
 @router.post(
@@ -82,12 +92,11 @@ async def quote(
     body: QuoteIn, principal: CurrentPrincipal, uow: UoW, settings: Settings
 ) -> QuoteOut:
     """Price skipping `seconds` of the running session; pay it as an `acceleration` payment."""
-    q = await handlers.create_quote(uow, principal.user_id, body.seconds, settings, utcnow())
-    await uow.commit()
-    return QuoteOut(
-        quote_id=q.id, session_id=q.session_id, seconds=q.seconds, price_minor=q.price_minor,
-        valid_until=q.valid_until,
-    )  # fmt: skip
+    async with committing(uow):
+        quote = await handlers.create_quote(
+            uow, principal.user_id, body.seconds, settings, utcnow()
+        )
+    return QuoteOut.of(quote)
 
 
 @router.get("/forecast", response_model=ForecastOut, responses=problem_responses(InvalidToken))
@@ -101,7 +110,12 @@ async def forecast(
     ] = 0,
 ) -> ForecastOut:
     """The running session's exact end amount, plus an estimate of the next `days`."""
-    return await reads.mining_forecast(
-        uow.session, principal.user_id, settings, days=days,
-        extra_deposit_minor=extra_deposit_minor, now=utcnow(),
-    )  # fmt: skip
+    result = await handlers.mining_forecast(
+        uow,
+        principal.user_id,
+        settings,
+        days=days,
+        extra_deposit_minor=extra_deposit_minor,
+        now=utcnow(),
+    )
+    return ForecastOut.of(result)

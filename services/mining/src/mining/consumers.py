@@ -20,7 +20,7 @@ from scifikpi_common.events import (
 )
 from scifikpi_common.messaging import EventConsumers
 
-from mining import acceleration, handlers
+from mining import handlers
 from mining.models import inbox
 from mining.settings import get_settings
 
@@ -54,4 +54,4 @@ async def on_money_debited(event: MoneyDebited, uow: UnitOfWork) -> None:
 @consumers.handler(PaymentSucceeded)
 async def on_payment_succeeded(event: PaymentSucceeded, uow: UnitOfWork) -> None:
     """Acceleration payments only; deposits reach mining through the ledger's totals."""
-    await acceleration.apply_payment(uow, event, get_settings())
+    await handlers.apply_payment(uow, event, get_settings())

@@ -1,22 +1,20 @@
-"""Pure mining rules: the session countdown, acceleration prices, the forecast, formatting.
+"""Pure mining rules: the session countdown, acceleration prices, the forecast, formatting, and
+the values and errors of the mining session and its acceleration quotes.
 
 Integers only (micro-points, whole seconds, USD cents), UTC datetimes, no framework or database
-imports (import-linter contract `mining-domain-pure`). DESIGN §5 "Mining session":
+imports (import-linter contract `mining-domain-pure`). The session rules (README "Rules"):
 `target = floor(rate × D / 3600)`, `e(t) = min(D, floor(t − started_at) + skipped_s)`,
 `accrued(t) = floor(target × e / D)`, `ends_at = started_at + D − skipped_s`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from mining.errors import InvalidCursor
+from scifikpi_common.errors import Conflict, Forbidden, ValidationFailed
 
 MICRO = 1_000_000  # µP per point
 HOUR_S = 3600
@@ -29,6 +27,29 @@ class SessionStatus(StrEnum):
     completed = "completed"
 
 
+class AccountStatus(StrEnum):
+    """What mining knows of the auth account (`accounts.status`; NULL until auth says)."""
+
+    pending_payment = "pending_payment"
+    active = "active"
+
+
+class Decision(StrEnum):
+    """The one decision per acceleration payment (`accelerations.outcome`)."""
+
+    applied = "applied"
+    rejected = "rejected"
+
+
+class PaymentOutcome(StrEnum):
+    """What handling a `PaymentSucceeded` did: a decision, or nothing to decide."""
+
+    applied = "applied"
+    rejected = "rejected"
+    duplicate = "duplicate"
+    ignored = "ignored"
+
+
 class RejectReason(StrEnum):
     """Why a paid acceleration was not applied (`AccelerationRejected.reason`); each refunds."""
 
@@ -39,6 +60,32 @@ class RejectReason(StrEnum):
     unsupported_currency = "unsupported_currency"
     amount_below_price = "amount_below_price"
     session_ended = "session_ended"
+
+
+# --- errors: problems the mining API answers (`urn:scifikpi:problem:<slug>`, docs/problems.md) ---
+
+
+class AccountNotActive(Forbidden):
+    slug, title = "account-not-active", "The account is not active yet"
+
+
+class MiningSessionActive(Conflict):
+    slug, title = "mining-session-active", "A mining session is already running"
+
+
+class NoActiveSession(ValidationFailed):
+    slug, title = "no-active-mining-session", "There is no running mining session"
+
+
+class AccelerationExceedsRemaining(ValidationFailed):
+    slug, title = "acceleration-exceeds-remaining", "More seconds than the session has left"
+
+
+class InvalidAccelerationSeconds(ValidationFailed):
+    slug, title = "acceleration-seconds-invalid", "Acceleration seconds must be a positive integer"
+
+
+# --- rules ---------------------------------------------------------------------------------------
 
 
 def target_micro(rate_micro_per_hour: int, duration_s: int) -> int:
@@ -143,18 +190,104 @@ def format_points(micro: int) -> str:
     return f"{sign}{whole}.{frac:06d}"
 
 
-def encode_cursor(started_at: datetime, session_id: UUID) -> str:
-    raw = json.dumps([started_at.isoformat(), str(session_id)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+# --- the mining session, its acceleration quotes, the account it is started for -----------------
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        started, session_id = json.loads(raw)
-        at = datetime.fromisoformat(started)
-        if at.tzinfo is None:
-            raise ValueError("naive cursor time")
-        return at, UUID(session_id)
-    except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor("The cursor is not one this API returned.") from None
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The projection of other services' facts about a user: who may mine, at which rate."""
+
+    status: AccountStatus | None
+    total_deposits_usd_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """A session as shown at a moment: one past its end that the scheduler has not completed yet
+    is shown settled (completed, accrued = target, remaining 0), so reads never write."""
+
+    status: SessionStatus
+    completed_at: datetime | None
+    remaining_s: int
+    accrued_micro: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: UUID
+    user_id: UUID
+    status: SessionStatus
+    started_at: datetime
+    ends_at: datetime
+    duration_s: int
+    skipped_s: int
+    rate_micro_per_hour: int
+    target_micro: int
+    completed_at: datetime | None
+
+    @property
+    def countdown(self) -> Countdown:
+        return Countdown(self.started_at, self.duration_s, self.skipped_s, self.target_micro)
+
+    def at(self, now: datetime) -> SessionState:
+        clock = self.countdown
+        if self.status == SessionStatus.completed or clock.is_due(now):
+            completed_at = self.completed_at or self.ends_at
+            return SessionState(SessionStatus.completed, completed_at, 0, self.target_micro)
+        return SessionState(
+            SessionStatus.active,
+            self.completed_at,
+            clock.remaining_s(now),
+            clock.accrued_micro(now),
+        )
+
+
+def new_session(
+    session_id: UUID, user_id: UUID, *, now: datetime, duration_s: int, rate_micro_per_hour: int
+) -> SessionRecord:
+    """A session starting `now` at `rate` (frozen for its life): it earns the target at its end."""
+    countdown = Countdown(now, duration_s, 0, target_micro(rate_micro_per_hour, duration_s))
+    return SessionRecord(
+        id=session_id,
+        user_id=user_id,
+        status=SessionStatus.active,
+        started_at=now,
+        ends_at=countdown.ends_at,
+        duration_s=duration_s,
+        skipped_s=0,
+        rate_micro_per_hour=rate_micro_per_hour,
+        target_micro=countdown.target_micro,
+        completed_at=None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHistory:
+    """A page of a user's sessions, newest first; `next_cursor` is None on the last page."""
+
+    items: list[SessionRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """An offer to skip `seconds` of a running session for `price_minor` USD cents."""
+
+    id: UUID
+    user_id: UUID
+    session_id: UUID
+    seconds: int
+    price_minor: int
+    valid_until: datetime
+    used_by_payment_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class MiningForecast:
+    """What `GET /mining/forecast` answers: the running session (its end amount is exact) and the
+    estimate of the next `days`."""
+
+    now: datetime
+    days: int
+    current: SessionRecord | None
+    estimate: Forecast

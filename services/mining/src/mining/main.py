@@ -11,23 +11,13 @@ from mining.consumers import consumers
 from mining.models import make_outbox
 from mining.settings import get_settings
 
-
-def run_api() -> None:
-    runner.serve_api("mining.app:create_app", get_settings())
-
-
-def run_worker() -> None:
-    """Consumers of auth, ledger and payments events."""
-    runner.run_worker(get_settings(), consumers, make_outbox())
-
-
-def run_relay() -> None:
-    runner.run_relay(get_settings(), make_outbox())
+processes = runner.ServiceProcesses("mining.app:create_app", get_settings, consumers, make_outbox)
+run_api, run_worker, run_relay = processes.api, processes.worker, processes.relay
 
 
 def run_scheduler() -> None:
     """Completes due sessions (any number of replicas) and prunes expired quotes."""
-    from mining.scheduler import run_until_stopped
+    from mining.processes import run_until_stopped
 
     settings = get_settings()
 

@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mining.domain import MiningForecast, Quote, SessionHistory, SessionRecord, format_points
+
 Points = Annotated[str, Field(examples=["12.500000"], pattern=r"^-?\d+\.\d{6}$")]
 
 
@@ -34,6 +36,27 @@ class SessionOut(BaseModel):
     accrued_micro: int = Field(ge=0)
     server_time: datetime
 
+    @classmethod
+    def of(cls, record: SessionRecord, now: datetime) -> SessionOut:
+        state = record.at(now)
+        return cls(
+            id=record.id,
+            status=state.status.value,
+            started_at=record.started_at,
+            ends_at=record.ends_at,
+            completed_at=state.completed_at,
+            duration_s=record.duration_s,
+            skipped_s=record.skipped_s,
+            remaining_s=state.remaining_s,
+            rate_per_hour=format_points(record.rate_micro_per_hour),
+            rate_micro_per_hour=record.rate_micro_per_hour,
+            target_points=format_points(record.target_micro),
+            target_micro=record.target_micro,
+            accrued_points=format_points(state.accrued_micro),
+            accrued_micro=state.accrued_micro,
+            server_time=now,
+        )
+
 
 class IdleOut(BaseModel):
     """No session is running."""
@@ -45,9 +68,20 @@ class IdleOut(BaseModel):
 MiningStatus = Annotated[SessionOut | IdleOut, Field(discriminator="status")]
 
 
+def status_of(record: SessionRecord | None, now: datetime) -> SessionOut | IdleOut:
+    """The running session at `now`, or idle."""
+    return SessionOut.of(record, now) if record is not None else IdleOut(server_time=now)
+
+
 class SessionPage(BaseModel):
     items: list[SessionOut]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+    @classmethod
+    def of(cls, history: SessionHistory, now: datetime) -> SessionPage:
+        return cls(
+            items=[SessionOut.of(r, now) for r in history.items], next_cursor=history.next_cursor
+        )
 
 
 class QuoteIn(BaseModel):
@@ -66,10 +100,23 @@ class QuoteOut(BaseModel):
     quote_id: UUID
     session_id: UUID
     seconds: int = Field(gt=0)
-    price_minor: int = Field(gt=0, description="USD cents; any currency converting to at least "
-                             "this much (FX_RATES, rounded down) pays it.")  # fmt: skip
+    price_minor: int = Field(
+        gt=0,
+        description="USD cents; any currency converting to at least this much (FX_RATES, "
+        "rounded down) pays it.",
+    )
     currency: Literal["USD"] = "USD"
     valid_until: datetime
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteOut:
+        return cls(
+            quote_id=quote.id,
+            session_id=quote.session_id,
+            seconds=quote.seconds,
+            price_minor=quote.price_minor,
+            valid_until=quote.valid_until,
+        )
 
 
 class ForecastCurrent(BaseModel):
@@ -98,7 +145,43 @@ class ForecastEstimate(BaseModel):
     assumes: str
 
 
+ASSUMES = (
+    "A new session starts the moment each one ends (the first right after the current one, or "
+    "now if none runs), every one at rate_per_hour; only sessions that fully complete before "
+    "horizon_end count. Points already accrued in the running session are not included."
+)
+
+
 class ForecastOut(BaseModel):
     server_time: datetime
     current_session: ForecastCurrent | None
     estimate: ForecastEstimate
+
+    @classmethod
+    def of(cls, result: MiningForecast) -> ForecastOut:
+        record, estimate = result.current, result.estimate
+        current = None
+        if record is not None:
+            current = ForecastCurrent(
+                session_id=record.id,
+                ends_at=record.ends_at,
+                points_at_end=format_points(record.target_micro),
+                points_at_end_micro=record.target_micro,
+            )
+        return cls(
+            server_time=result.now,
+            current_session=current,
+            estimate=ForecastEstimate(
+                days=result.days,
+                horizon_end=estimate.horizon_end,
+                rate_per_hour=format_points(estimate.rate_micro_per_hour),
+                rate_micro_per_hour=estimate.rate_micro_per_hour,
+                first_session_starts_at=estimate.first_start,
+                sessions=estimate.sessions,
+                points_per_session=format_points(estimate.points_per_session_micro),
+                current_session_remaining_points=format_points(estimate.current_remaining_micro),
+                points=format_points(estimate.points_micro),
+                points_micro=estimate.points_micro,
+                assumes=ASSUMES,
+            ),
+        )

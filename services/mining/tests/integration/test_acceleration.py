@@ -32,7 +32,7 @@ async def running(client, keys):
                 "/mining/acceleration/quote",
                 json={"seconds": seconds},
                 headers=keys.headers(user),
-            )  # fmt: skip
+            )
         ).json()
         return user, session, quote
 
@@ -71,8 +71,9 @@ async def test_a_finishing_acceleration_completes_at_once(running, factory, engi
     [done] = await outbox(engine, "MiningCompleted")
     assert done["session_id"] == session["id"] and done["points_micro"] == session["target_micro"]
     assert [e["event_type"] for e in await outbox(engine)][-2:] == [
-        "MiningAccelerated", "MiningCompleted",
-    ]  # fmt: skip
+        "MiningAccelerated",
+        "MiningCompleted",
+    ]
 
 
 class TestRejected:
@@ -110,7 +111,7 @@ class TestRejected:
                 "/mining/acceleration/quote",
                 json={"seconds": DURATION_S},
                 headers=keys.headers(user),
-            )  # fmt: skip
+            )
         ).json()
         await deliver(factory, paid(user, uuid.UUID(rest["quote_id"]), rest["price_minor"]))
         assert (await session_row(engine, session["id"])).status == "completed"

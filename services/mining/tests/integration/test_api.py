@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 
 from _mining_helpers import DURATION_S, activated, deliver, outbox, session_row, shift_into_past
-from mining.scheduler import complete_due_once
+from mining.processes import complete_due_once
 
 PROBLEM = "urn:scifikpi:problem:"
 
@@ -19,13 +19,13 @@ async def _start(client, keys, user):
 
 class TestStart:
     async def test_start_answers_the_session_and_emits_mining_started(
-        self, client, keys, engine, mining_settings
+        self, client, keys, engine, settings
     ) -> None:
         user = uuid.uuid4()
         r = await _start(client, keys, user)
         assert r.status_code == 201, r.text
         body = r.json()
-        rate = mining_settings.mining_r_base_micro_per_hour  # no deposits known
+        rate = settings.mining_r_base_micro_per_hour  # no deposits known
         target = rate * DURATION_S // 3600
         assert body["status"] == "active"
         assert (body["duration_s"], body["skipped_s"], body["remaining_s"]) == (3600, 0, 3600)
@@ -83,9 +83,12 @@ class TestStart:
 
     async def test_routes_need_a_token(self, client) -> None:
         for method, path in (
-            ("POST", "/mining/start"), ("GET", "/mining/status"), ("GET", "/mining/sessions"),
-            ("POST", "/mining/acceleration/quote"), ("GET", "/mining/forecast"),
-        ):  # fmt: skip
+            ("POST", "/mining/start"),
+            ("GET", "/mining/status"),
+            ("GET", "/mining/sessions"),
+            ("POST", "/mining/acceleration/quote"),
+            ("GET", "/mining/forecast"),
+        ):
             r = await client.request(method, path, json={"seconds": 1})
             assert r.status_code == 401, path
             assert r.json()["type"] == PROBLEM + "invalid-token"
@@ -172,23 +175,26 @@ class TestQuote:
 
         async def quote(seconds):
             return await client.post(
-                "/mining/acceleration/quote", json={"seconds": seconds},
+                "/mining/acceleration/quote",
+                json={"seconds": seconds},
                 headers=keys.headers(user),
-            )  # fmt: skip
+            )
 
         r = await quote(60)
         assert (r.status_code, r.json()["type"]) == (422, PROBLEM + "no-active-mining-session")
         await _start(client, keys, user)
         r = await quote(DURATION_S + 1)
         assert (r.status_code, r.json()["type"]) == (
-            422, PROBLEM + "acceleration-exceeds-remaining"
-        )  # fmt: skip
+            422,
+            PROBLEM + "acceleration-exceeds-remaining",
+        )
         assert r.json()["remaining_s"] == DURATION_S
         for bad in (0, -5):
             r = await quote(bad)
             assert (r.status_code, r.json()["type"]) == (
-                422, PROBLEM + "acceleration-seconds-invalid"
-            )  # fmt: skip
+                422,
+                PROBLEM + "acceleration-seconds-invalid",
+            )
         r = await quote("soon")
         assert (r.status_code, r.json()["type"]) == (422, PROBLEM + "validation-error")
 
@@ -203,12 +209,12 @@ class TestQuote:
 
 
 class TestForecast:
-    async def test_idle_estimate_and_an_extra_deposit(self, client, keys, mining_settings):
+    async def test_idle_estimate_and_an_extra_deposit(self, client, keys, settings):
         user = uuid.uuid4()
         r = await client.get("/mining/forecast", params={"days": 1}, headers=keys.headers(user))
         assert r.status_code == 200, r.text
         body = r.json()
-        base = mining_settings.mining_r_base_micro_per_hour
+        base = settings.mining_r_base_micro_per_hour
         assert body["current_session"] is None
         est = body["estimate"]
         assert (est["label"], est["days"], est["sessions"]) == ("estimate", 1, 24)
@@ -220,9 +226,9 @@ class TestForecast:
                 "/mining/forecast",
                 params={"days": 1, "extra_deposit_minor": 5000},
                 headers=keys.headers(user),
-            )  # fmt: skip
+            )
         ).json()["estimate"]
-        assert richer["rate_micro_per_hour"] == mining_settings.mining_rate_micro_per_hour(5000)
+        assert richer["rate_micro_per_hour"] == settings.mining_rate_micro_per_hour(5000)
         assert richer["points_micro"] > est["points_micro"]
 
     async def test_running_session_is_exact_and_delays_the_estimate(self, client, keys):

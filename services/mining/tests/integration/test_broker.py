@@ -19,11 +19,9 @@ from scifikpi_common.events import Envelope
 
 @pytest.mark.kafka
 async def test_paid_acceleration_through_the_broker(
-    kafka_bootstrap_servers: str, mining_settings, client, keys, engine
+    kafka_bootstrap_servers: str, settings, client, keys, engine
 ) -> None:
-    settings = mining_settings.model_copy(
-        update={"kafka_bootstrap_servers": kafka_bootstrap_servers}
-    )
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
     user = uuid.uuid4()
     session = (await client.post("/mining/start", headers=keys.headers(user))).json()
     quote = (
@@ -31,7 +29,7 @@ async def test_paid_acceleration_through_the_broker(
             "/mining/acceleration/quote",
             json={"seconds": DURATION_S},
             headers=keys.headers(user),
-        )  # fmt: skip
+        )
     ).json()
     stop = asyncio.Event()
     worker = asyncio.create_task(
@@ -40,9 +38,11 @@ async def test_paid_acceleration_through_the_broker(
     relay = asyncio.create_task(runner.relay_until_stopped(settings, make_outbox(), stop))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
     reader = AIOKafkaConsumer(
-        "mining.session.v1", bootstrap_servers=kafka_bootstrap_servers,
-        group_id=f"mining-test-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-    )  # fmt: skip
+        "mining.session.v1",
+        bootstrap_servers=kafka_bootstrap_servers,
+        group_id=f"mining-test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+    )
     await producer.start()
     await reader.start()
     try:

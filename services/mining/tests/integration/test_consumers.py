@@ -18,7 +18,7 @@ from _mining_helpers import (
     shift_into_past,
     snapshot,
 )
-from mining.scheduler import complete_due_once
+from mining.processes import complete_due_once
 from scifikpi_common.clock import utcnow
 from scifikpi_common.events import Envelope
 
@@ -48,10 +48,14 @@ async def test_every_consumed_event_redelivered_five_times_changes_nothing(
         )
     ).json()
     events = [
-        registered(user), activated(user), credited(user, 2500), debited(user, 1000),
-        paid(user, uuid.UUID(quote["quote_id"]), 50), paid(user, uuid.uuid4(), 50),
+        registered(user),
+        activated(user),
+        credited(user, 2500),
+        debited(user, 1000),
+        paid(user, uuid.UUID(quote["quote_id"]), 50),
+        paid(user, uuid.uuid4(), 50),
         paid(user, None, 1000, purpose="topup"),
-    ]  # fmt: skip
+    ]
     for event in events:
         envelope = Envelope.wrap(event, producer="test")
         assert await deliver(factory, event, envelope=envelope) == ["handled"]
@@ -62,8 +66,10 @@ async def test_every_consumed_event_redelivered_five_times_changes_nothing(
             assert await deliver(factory, event) == ["handled"]
         assert await snapshot(engine) == before, event.EVENT_TYPE
     assert [e["event_type"] for e in await outbox(engine)] == [
-        "MiningStarted", "MiningAccelerated", "AccelerationRejected",
-    ]  # fmt: skip
+        "MiningStarted",
+        "MiningAccelerated",
+        "AccelerationRejected",
+    ]
     assert (await session_row(engine, session["id"])).skipped_s == 60
 
 
@@ -77,10 +83,10 @@ async def test_activation_admits_and_registration_never_downgrades(client, keys,
 
 
 async def test_deposits_set_the_next_sessions_rate_and_a_running_one_stays_frozen(
-    client, keys, engine, factory, mining_settings
+    client, keys, engine, factory, settings
 ) -> None:
     user = uuid.uuid4()
-    rate = mining_settings.mining_rate_micro_per_hour
+    rate = settings.mining_rate_micro_per_hour
     assert await _rate_of_next_session(client, keys, engine, factory, user) == rate(0)
     t0 = utcnow()
     await deliver(factory, credited(user, 2599, booked_at=t0))
@@ -90,8 +96,9 @@ async def test_deposits_set_the_next_sessions_rate_and_a_running_one_stays_froze
     # the running session keeps its rate and target
     status = (await client.get("/mining/status", headers=keys.headers(user))).json()
     assert (status["rate_micro_per_hour"], status["target_micro"]) == (
-        running["rate_micro_per_hour"], running["target_micro"],
-    )  # fmt: skip
+        running["rate_micro_per_hour"],
+        running["target_micro"],
+    )
     await shift_into_past(engine, running["id"], DURATION_S)
     await complete_due_once(factory, batch_size=10)
     completed = await outbox(engine, "MiningCompleted")

@@ -9,11 +9,11 @@ import uuid
 from _mining_helpers import credited, deliver, outbox, paid, session_row, shift_into_past
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mining import consumers, handlers, reads
-from mining.domain import Countdown
-from mining.errors import NoActiveSession
+from mining import consumers, handlers
+from mining.domain import Countdown, NoActiveSession
 from mining.models import SCHEMA, make_outbox
-from mining.scheduler import complete_due_once
+from mining.processes import complete_due_once
+from mining.schemas import ForecastOut
 from mining.settings import MiningSettings
 from scifikpi_common.clock import utcnow
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
@@ -22,9 +22,11 @@ from scifikpi_common.security import Principal
 
 async def _scenario(database_url: str, deposits: int, duration: int, plan: list[tuple[int, int]]):
     config = MiningSettings(
-        environment="test", database_url=database_url, session_duration_s=duration,
+        environment="test",
+        database_url=database_url,
+        session_duration_s=duration,
         kafka_bootstrap_servers="127.0.0.1:9",
-    )  # fmt: skip
+    )
     engine = create_engine(database_url, schema=SCHEMA, application_name="mining.prop", pool_size=2)
     factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
     user = uuid.uuid4()
@@ -40,8 +42,10 @@ async def _scenario(database_url: str, deposits: int, duration: int, plan: list[
 
         async def forecast_points() -> None:
             async with factory() as uow:
-                f = await reads.mining_forecast(
-                    uow.session, user, config, days=1, extra_deposit_minor=0, now=utcnow()
+                f = ForecastOut.of(
+                    await handlers.mining_forecast(
+                        uow, user, config, days=1, extra_deposit_minor=0, now=utcnow()
+                    )
                 )
             if f.current_session is not None:
                 promised.add(f.current_session.points_at_end_micro)
@@ -89,6 +93,6 @@ async def _scenario(database_url: str, deposits: int, duration: int, plan: list[
     plan=st.lists(st.tuples(st.integers(0, 3600), st.integers(1, 8 * 3600)), max_size=4),
 )
 def test_forecast_before_the_end_equals_the_credit(
-    mining_database_url: str, deposits, duration, plan
+    migrated_database_url: str, deposits, duration, plan
 ):
-    asyncio.run(_scenario(mining_database_url, deposits, duration, plan))
+    asyncio.run(_scenario(migrated_database_url, deposits, duration, plan))

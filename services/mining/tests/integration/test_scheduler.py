@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 from _mining_helpers import DURATION_S, outbox, shift_into_past
-from mining.scheduler import complete_due_once, prune_quotes_once, run_until_stopped
+from mining.processes import complete_due_once, prune_quotes_once, run_until_stopped
 from scifikpi_common.clock import utcnow
 from sqlalchemy import text
 
@@ -30,9 +30,11 @@ async def test_two_concurrent_schedulers_complete_each_session_exactly_once(
         await shift_into_past(engine, s["id"], DURATION_S)
     for _ in range(3):  # several rounds of two racing passes with small batches
         await asyncio.gather(
-            complete_due_once(factory, batch_size=7), complete_due_once(factory, batch_size=7),
-            complete_due_once(factory, batch_size=7), complete_due_once(factory, batch_size=7),
-        )  # fmt: skip
+            complete_due_once(factory, batch_size=7),
+            complete_due_once(factory, batch_size=7),
+            complete_due_once(factory, batch_size=7),
+            complete_due_once(factory, batch_size=7),
+        )
     while await complete_due_once(factory, batch_size=7):
         pass
     completed = await outbox(engine, "MiningCompleted")
@@ -47,11 +49,11 @@ async def test_two_concurrent_schedulers_complete_each_session_exactly_once(
     assert {statuses[s["id"]] for s in not_due} == {"active"}
 
 
-async def test_the_loop_completes_and_stops(client, keys, engine, factory, mining_settings):
+async def test_the_loop_completes_and_stops(client, keys, engine, factory, settings):
     [session] = await _start_many(client, keys, 1)
     await shift_into_past(engine, session["id"], DURATION_S)
     stop = asyncio.Event()
-    settings = mining_settings.model_copy(update={"complete_interval_s": 0.05})
+    settings = settings.model_copy(update={"complete_interval_s": 0.05})
     task = asyncio.create_task(run_until_stopped(factory, stop, settings))
     for _ in range(100):
         if await outbox(engine, "MiningCompleted"):

@@ -1,5 +1,6 @@
-"""The pure rules: countdown, acceleration, prices, forecast, formatting, cursors; with
-hypothesis properties over random timelines and accelerations."""
+"""The pure rules: countdown, acceleration, prices, forecast, formatting, how a session shows at
+a moment, the history cursor; with hypothesis properties over random timelines and
+accelerations."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mining.domain import (
     Countdown,
-    decode_cursor,
-    encode_cursor,
+    SessionStatus,
     forecast,
     format_points,
+    new_session,
     quote_price_minor,
     target_micro,
 )
-from mining.errors import InvalidCursor
+from scifikpi_common.errors import InvalidCursor
+from scifikpi_common.pagination import decode_cursor, encode_cursor
 
 T0 = datetime(2026, 11, 29, 12, 0, 0, 250_000, tzinfo=UTC)
 
@@ -94,12 +96,40 @@ def test_format_points() -> None:
     assert format_points(-1_000_001) == "-1.000001"
 
 
-def test_cursor_round_trip_and_garbage() -> None:
+def test_history_cursor_round_trip_and_garbage() -> None:
+    """The history pages on (started_at, session id) with the one cursor codec."""
     sid = uuid.uuid4()
-    assert decode_cursor(encode_cursor(T0, sid)) == (T0, sid)
-    for bad in ("", "!!!", "bm90IGpzb24", encode_cursor(T0, sid)[:-3]):
+    assert decode_cursor(encode_cursor(T0, sid), uuid.UUID) == (T0, sid)
+    for bad in ("", "!!!", "bm90IGpzb24", encode_cursor(T0, sid)[:-3], encode_cursor(T0, "x")):
         with pytest.raises(InvalidCursor):
-            decode_cursor(bad)
+            decode_cursor(bad, uuid.UUID)
+
+
+class TestSessionAtAMoment:
+    session = new_session(
+        uuid.uuid4(), uuid.uuid4(), now=T0, duration_s=3600, rate_micro_per_hour=1_500_000
+    )
+
+    def test_a_new_session_earns_its_target_at_the_end(self) -> None:
+        s = self.session
+        assert (s.status, s.ends_at, s.skipped_s, s.completed_at) == (
+            SessionStatus.active,
+            at(3600),
+            0,
+            None,
+        )
+        assert s.target_micro == target_micro(1_500_000, 3600) == s.countdown.target_micro
+
+    def test_running_shows_the_countdown(self) -> None:
+        state = self.session.at(at(1800))
+        assert state.status == SessionStatus.active and state.completed_at is None
+        assert (state.remaining_s, state.accrued_micro) == (1800, 750_000)
+
+    def test_past_its_end_it_shows_settled_before_the_scheduler_completes_it(self) -> None:
+        state = self.session.at(at(3600))
+        assert state.status == SessionStatus.completed
+        assert (state.completed_at, state.remaining_s) == (at(3600), 0)
+        assert state.accrued_micro == self.session.target_micro
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -138,16 +168,20 @@ def test_accrued_never_decreases_and_reaches_exactly_the_target(
 
 
 @given(
-    duration=durations, rate=rates, days=st.integers(1, 365), deposit_rate=rates,
+    duration=durations,
+    rate=rates,
+    days=st.integers(1, 365),
+    deposit_rate=rates,
     elapsed=st.integers(0, 8 * 3600),
-)  # fmt: skip
+)
 def test_forecast_counts_only_sessions_inside_the_horizon(
     duration: int, rate: int, days: int, deposit_rate: int, elapsed: int
 ) -> None:
     clock = Countdown(T0, duration, 0, target_micro(rate, duration))
     now = at(elapsed)
-    f = forecast(now, days=days, duration_s=duration, rate_micro_per_hour=deposit_rate,
-                 current=clock)  # fmt: skip
+    f = forecast(
+        now, days=days, duration_s=duration, rate_micro_per_hour=deposit_rate, current=clock
+    )
     last_end = f.first_start + timedelta(seconds=duration * f.sessions)
     if f.first_start <= f.horizon_end:
         assert last_end <= f.horizon_end < last_end + timedelta(seconds=duration)

@@ -1,4 +1,5 @@
-"""`mining-scheduler`: completes sessions whose `ends_at` has passed, and prunes old quotes.
+"""The time-driven loop of `mining-scheduler`: completes sessions whose `ends_at` has passed,
+and prunes old quotes.
 
 Any number of replicas may run: each batch claims due sessions with `FOR UPDATE SKIP LOCKED`
 and completes them with a guarded transition (`… WHERE status = 'active' RETURNING`), writing
@@ -13,11 +14,10 @@ import time
 from datetime import datetime, timedelta
 
 from scifikpi_common.clock import utcnow
-from scifikpi_common.db import UnitOfWorkFactory
+from scifikpi_common.db import UnitOfWorkFactory, committing
 from scifikpi_common.logging import get_logger
 
 from mining import handlers
-from mining import repository as repo
 from mining.settings import MiningSettings
 
 log = get_logger(__name__)
@@ -27,9 +27,8 @@ async def complete_due_once(
     factory: UnitOfWorkFactory, *, batch_size: int, now: datetime | None = None
 ) -> int:
     """One batch in one transaction; returns how many sessions it completed."""
-    async with factory() as uow:
-        done = await handlers.settle_due(uow, now or utcnow(), batch_size)
-        await uow.commit()
+    async with factory() as uow, committing(uow):
+        done = await handlers.complete_due_sessions(uow, now or utcnow(), batch_size)
     if done:
         log.info("sessions_completed", count=done)
     return done
@@ -38,11 +37,10 @@ async def complete_due_once(
 async def prune_quotes_once(
     factory: UnitOfWorkFactory, *, retention_s: int, now: datetime | None = None
 ) -> int:
-    async with factory() as uow:
-        pruned = await repo.prune_quotes(
-            uow.session, (now or utcnow()) - timedelta(seconds=retention_s)
-        )
-        await uow.commit()
+    """One transaction: delete unused quotes expired more than `retention_s` ago."""
+    expired_before = (now or utcnow()) - timedelta(seconds=retention_s)
+    async with factory() as uow, committing(uow):
+        pruned = await handlers.prune_quotes(uow, expired_before)
     if pruned:
         log.info("quotes_pruned", count=pruned)
     return pruned
@@ -54,9 +52,11 @@ async def run_until_stopped(
     next_prune = time.monotonic()
     delay = settings.complete_interval_s
     log.info(
-        "scheduler_started", interval_s=delay, batch_size=settings.complete_batch_size,
+        "scheduler_started",
+        interval_s=delay,
+        batch_size=settings.complete_batch_size,
         session_duration_s=settings.session_duration_s,
-    )  # fmt: skip
+    )
     while not stop.is_set():
         try:
             while await complete_due_once(factory, batch_size=settings.complete_batch_size) >= (
