@@ -1,21 +1,21 @@
-"""Fixtures of the auth tests: a migrated database, the app with its lifespan, a client."""
+"""The auth service under test: its migrations, schema, outbox and app for the shared fixtures
+(`scifikpi_tools.testing.plugin`: `clean_db`, `engine`, `factory`, `app`, `client`, ...), its
+settings, and the auth-specific helpers (`settings_overrides`, `register`)."""
 # ruff: noqa: S105, S106  (test credentials)
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from auth.app import create_app
-from auth.models import SCHEMA
+from auth.models import SCHEMA, make_outbox
 from auth.settings import AuthSettings
-from scifikpi_common.db import create_engine
-from scifikpi_common.testing import migrate, truncate_schema
-from sqlalchemy.ext.asyncio import AsyncEngine
+from scifikpi_common.testing.service import ServiceUnderTest
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,16 +24,9 @@ from _auth_helpers import individual  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-async def auth_database_url(database_url: str) -> str:
-    """The run's database with the auth migrations applied (once)."""
-    await migrate(SERVICE_DIR, database_url)
-    return database_url
-
-
-@pytest.fixture
-async def clean_db(auth_database_url: str) -> str:
-    await truncate_schema(auth_database_url, SCHEMA)
-    return auth_database_url
+def service_under_test() -> ServiceUnderTest:
+    # auth verifies its own tokens from its own keys: the app needs no test token signer.
+    return ServiceUnderTest(SERVICE_DIR, SCHEMA, make_outbox, lambda s, _keys: create_app(s))
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def auth_settings(clean_db: str, settings_overrides: dict[str, Any]) -> AuthSettings:
+def settings(clean_db: str, settings_overrides: dict[str, Any]) -> AuthSettings:
     values: dict[str, Any] = {
         "environment": "test",
         "database_url": clean_db,
@@ -52,27 +45,6 @@ def auth_settings(clean_db: str, settings_overrides: dict[str, Any]) -> AuthSett
     }
     values.update(settings_overrides)
     return AuthSettings(**values)
-
-
-@pytest.fixture
-async def app(auth_settings: AuthSettings) -> AsyncIterator[Any]:
-    application = create_app(auth_settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth.test") as c:
-        yield c
-
-
-@pytest.fixture
-async def engine(clean_db: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(clean_db, schema=SCHEMA, application_name="auth.tests", pool_size=2)
-    yield eng
-    await eng.dispose()
 
 
 Register = Callable[..., Awaitable[dict[str, Any]]]

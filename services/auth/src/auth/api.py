@@ -1,16 +1,14 @@
-"""HTTP routes of the auth service: translate requests to use cases, results to responses."""
+"""HTTP routes of the auth service: parse the request, call one use case, commit, respond."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from ipaddress import ip_address
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from scifikpi_common.app import UoW
-from scifikpi_common.db import UnitOfWork
+from scifikpi_common.db import committing
 from scifikpi_common.errors import InvalidToken, PayloadTooLarge
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentPrincipal
@@ -23,7 +21,6 @@ from auth.domain import (
     InvalidCredentials,
     InvalidRefreshToken,
     InvalidTaxId,
-    KeepsChanges,
     RefreshTokenReused,
     TooManyLoginAttempts,
     UnsupportedCurrency,
@@ -47,17 +44,6 @@ def get_deps(request: Request) -> AuthDeps:
 Deps = Annotated[AuthDeps, Depends(get_deps)]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-@asynccontextmanager
-async def committing(uow: UnitOfWork) -> AsyncIterator[None]:
-    """Commit once when the use case succeeds, or when its error must keep its side effects."""
-    try:
-        yield
-    except KeepsChanges:
-        await uow.commit()
-        raise
-    await uow.commit()
 
 
 def client_ip(request: Request, deps: AuthDeps) -> str | None:

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_extra_types.country import CountryAlpha2
-from scifikpi_common.db import UnitOfWork, create_engine, create_sessionmaker
+from scifikpi_common.db import UnitOfWork, committing, create_engine, create_sessionmaker
 from scifikpi_common.errors import AppError
 from scifikpi_common.logging import configure_logging
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from auth import handlers
-from auth.handlers import AuthDeps, UserNotFound
+from auth.domain import UserNotFound
+from auth.handlers import AuthDeps
 from auth.models import make_outbox
 from auth.settings import AuthSettings, get_settings
 
@@ -61,36 +62,43 @@ def _read_password() -> str:
     return password
 
 
+async def _create_admin(args: argparse.Namespace, settings: AuthSettings, uow: UnitOfWork) -> str:
+    try:
+        country = str(TypeAdapter(CountryAlpha2).validate_python(args.country))
+    except ValidationError:
+        raise CliError(f"{args.country!r} is not an ISO 3166-1 alpha-2 country code") from None
+    generated = not args.password_stdin
+    password = secrets.token_urlsafe(18) if generated else _read_password()
+    deps = AuthDeps.from_settings(settings)
+    async with committing(uow):
+        user = await handlers.create_admin(args.email, password, country, uow, deps)
+    lines = [f"created admin {user.email} (id {user.id}, status {user.status})"]
+    if generated:
+        lines.append(f"generated password (shown once): {password}")
+    return "\n".join(lines)
+
+
+async def _promote(args: argparse.Namespace, uow: UnitOfWork) -> str:
+    try:
+        async with committing(uow):
+            user, changed = await handlers.promote_to_admin(args.email, uow)
+    except UserNotFound:
+        raise CliError(f"no user with email {args.email.strip().lower()}") from None
+    if not changed:
+        return f"{user.email} (id {user.id}) is already an admin"
+    return f"promoted {user.email} (id {user.id}) to admin"
+
+
 async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
+    """One unit of work for the command, committed by it (the CLI is an edge)."""
     engine = create_engine(
         settings.database_url, schema=settings.db_schema, application_name="auth.admin", pool_size=1
     )
     try:
         async with UnitOfWork(create_sessionmaker(engine), make_outbox()) as uow:
             if args.command == "create-admin":
-                try:
-                    country = str(TypeAdapter(CountryAlpha2).validate_python(args.country))
-                except ValidationError:
-                    raise CliError(
-                        f"{args.country!r} is not an ISO 3166-1 alpha-2 country code"
-                    ) from None
-                generated = not args.password_stdin
-                password = secrets.token_urlsafe(18) if generated else _read_password()
-                deps = AuthDeps.from_settings(settings)
-                user = await handlers.create_admin(args.email, password, country, uow, deps)
-                await uow.commit()
-                lines = [f"created admin {user.email} (id {user.id}, status {user.status})"]
-                if generated:
-                    lines.append(f"generated password (shown once): {password}")
-                return "\n".join(lines)
-            try:
-                user, changed = await handlers.promote_to_admin(args.email, uow)
-            except UserNotFound:
-                raise CliError(f"no user with email {args.email.strip().lower()}") from None
-            await uow.commit()
-            if not changed:
-                return f"{user.email} (id {user.id}) is already an admin"
-            return f"promoted {user.email} (id {user.id}) to admin"
+                return await _create_admin(args, settings, uow)
+            return await _promote(args, uow)
     finally:
         await engine.dispose()
 

@@ -1,18 +1,29 @@
-"""Auth domain rules: accounts, email normalization, password policy, tax ids, the deposit minimum.
+"""Auth domain: accounts and tokens as values, and the rules for them (email normalization, password
+policy, tax ids, the deposit minimum), with the problems they raise.
 
-Pure functions and the problems they raise; no database, no web framework.
+Pure functions and frozen dataclasses; no database, no web framework. `repository.py` maps rows
+to these values; use cases (`handlers.py`) change state only through the repository's writes.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from types import ModuleType
 from typing import ClassVar
+from uuid import UUID
 
-from scifikpi_common.errors import AppError, Conflict, InvalidToken, RateLimited, ValidationFailed
+from scifikpi_common.errors import (
+    AppError,
+    Conflict,
+    InvalidToken,
+    KeepsChanges,
+    RateLimited,
+    ValidationFailed,
+)
 from scifikpi_common.money import (
     CURRENCY_EXPONENTS,
     MIN_REGISTRATION_DEPOSIT_USD_MINOR,
@@ -39,6 +50,13 @@ class UserStatus(StrEnum):
     blocked = "blocked"
 
 
+class FailureScope(StrEnum):
+    """What a failed-login counter counts: attempts on one account, or from one client IP."""
+
+    account = "account"
+    ip = "ip"
+
+
 @dataclass(frozen=True, slots=True)
 class CompanyDetails:
     name: str
@@ -63,12 +81,55 @@ class Registration:
     status: UserStatus = UserStatus.pending_payment
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account as stored: an individual (`full_name`) or a legal entity (`company`)."""
+
+    id: UUID
+    email: str
+    password_hash: str = field(repr=False)
+    account_type: AccountType
+    role: Role
+    status: UserStatus
+    country: str
+    full_name: str | None
+    company: CompanyDetails | None
+    initial_deposit_minor: int
+    initial_deposit_currency: str
+    created_at: datetime
+    updated_at: datetime
+    activated_at: datetime | None = None
+    activation_payment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """One refresh token (we keep only its digest); a login starts a family, each rotation adds a
+    member to it."""
+
+    id: UUID
+    user_id: UUID
+    family_id: UUID
+    token_hash: bytes = field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    rotated_at: datetime | None = None
+    replaced_by: UUID | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in session: the user, a fresh access token and the refresh token for it."""
+
+    user: User
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    refresh_token_id: UUID
+    expires_in: int
+
+
 # --------------------------------------------------------------------------- problems
-
-
-class KeepsChanges(Exception):
-    """Marks an error whose side effects (a failure counter, a revoked family) must be committed
-    before it is answered; the entrypoint commits, then lets the error through."""
 
 
 class EmailTaken(Conflict):
@@ -134,6 +195,10 @@ class AccountBlocked(AppError):
     status, slug, title = 403, "account-blocked", "Account blocked"
 
 
+class UserNotFound(LookupError):
+    """No account has this email (the admin CLI's `promote`)."""
+
+
 # --------------------------------------------------------------------------- email
 
 
@@ -147,72 +212,19 @@ def normalize_email(email: str) -> str:
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 
-#: A small deny-list of the most common passwords of at least the minimum length (lower-cased).
-COMMON_PASSWORDS = frozenset(
-    {
-        "1234567890",
-        "12345678910",
-        "0987654321",
-        "1111111111",
-        "0000000000",
-        "123456789a",
-        "123123123123",
-        "1q2w3e4r5t",
-        "1qaz2wsx3edc",
-        "qwertyuiop",
-        "qwerty1234",
-        "qwerty12345",
-        "qwerty123456",
-        "qwertyuiop1",
-        "asdfghjkl1",
-        "zxcvbnm123",
-        "password12",
-        "password123",
-        "password1234",
-        "password!1",
-        "passw0rd123",
-        "p@ssw0rd123",
-        "iloveyou12",
-        "iloveyou123",
-        "letmein123",
-        "welcome123",
-        "welcome1234",
-        "admin12345",
-        "administrator",
-        "changeme123",
-        "football123",
-        "baseball123",
-        "superman123",
-        "trustno1234",
-        "sunshine123",
-        "princess123",
-        "dragon12345",
-        "monkey12345",
-        "abc1234567",
-        "abcdefghij",
-        "abcd123456",
-        "aa12345678",
-        "a123456789",
-        "q1w2e3r4t5",
-        "zaq12wsxcde",
-        "1qazxsw23edc",
-        "michael123",
-        "jennifer123",
-        "computer123",
-        "starwars123",
-        "whatever123",
-        "scifikpi123",
-        "scifikpi2024",
-        "scifikpi2025",
-        "qazwsxedcrfv",
-        "11111111111",
-        "123456789012",
-        "987654321",
-        "passwordpassword",
-        "mypassword1",
-        "mypassword123",
-    }
-)
+#: A small deny-list of the most common passwords of at least the minimum length (lower-cased),
+#: separated by whitespace.
+_COMMON_PASSWORDS = """
+1234567890 12345678910 0987654321 1111111111 0000000000 123456789a 123123123123 1q2w3e4r5t
+1qaz2wsx3edc qwertyuiop qwerty1234 qwerty12345 qwerty123456 qwertyuiop1 asdfghjkl1 zxcvbnm123
+password12 password123 password1234 password!1 passw0rd123 p@ssw0rd123 iloveyou12 iloveyou123
+letmein123 welcome123 welcome1234 admin12345 administrator changeme123 football123 baseball123
+superman123 trustno1234 sunshine123 princess123 dragon12345 monkey12345 abc1234567 abcdefghij
+abcd123456 aa12345678 a123456789 q1w2e3r4t5 zaq12wsxcde 1qazxsw23edc michael123 jennifer123
+computer123 starwars123 whatever123 scifikpi123 scifikpi2024 scifikpi2025 qazwsxedcrfv
+11111111111 123456789012 987654321 passwordpassword mypassword1 mypassword123
+"""
+COMMON_PASSWORDS = frozenset(_COMMON_PASSWORDS.split())
 
 
 def password_problems(password: str, email: str) -> list[str]:
@@ -256,7 +268,7 @@ def tax_id_module(country: str) -> ModuleType | None:
         return importlib.import_module(name)
     for kind in ("vat", "tin"):
         module = get_cc_module(country.lower(), kind)
-        if module is not None:
+        if isinstance(module, ModuleType):  # what stdnum returns: the validating module
             return module
     return None
 

@@ -1,13 +1,15 @@
 """Use cases of the auth service. HTTP routes, the Kafka consumer and the admin CLI all call these.
 
-Each takes the unit of work and never commits: the entrypoint commits once. Errors marked
-`KeepsChanges` (failed-login counters, a revoked token family) are committed before answering.
+Each takes the unit of work, loads and writes through the repositories (explicit writes, no
+tracked objects) and never commits: the edge that opened the unit of work commits once. Errors
+marked `KeepsChanges` (failed-login counters, a revoked token family) are committed before the
+edge answers (`scifikpi_common.db.committing`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -18,18 +20,21 @@ from scifikpi_common.events import PaymentSucceeded, UserActivated, UserRegister
 from scifikpi_common.events.auth import DepositAmount
 from scifikpi_common.ids import new_id
 from scifikpi_common.logging import get_logger
-from sqlalchemy.exc import IntegrityError
 
 from auth.domain import (
     AccountBlocked,
     AccountType,
-    EmailTaken,
+    FailureScope,
     InvalidCredentials,
     InvalidRefreshToken,
+    RefreshToken,
     RefreshTokenReused,
     Registration,
     Role,
+    Session,
     TooManyLoginAttempts,
+    User,
+    UserNotFound,
     UserStatus,
     check_initial_deposit,
     check_password_policy,
@@ -37,15 +42,12 @@ from auth.domain import (
     payment_meets_minimum,
     validate_tax_id,
 )
-from auth.models import RefreshToken, User
 from auth.passwords import PasswordHashing
 from auth.repository import LoginFailureRepository, RefreshTokenRepository, UserRepository
 from auth.settings import AuthSettings
 from auth.tokens import AccessTokenIssuer, hash_refresh_token, new_refresh_token
 
 log = get_logger(__name__)
-
-EMAIL_INDEX = "ix_users_email_lower"
 
 
 @dataclass(frozen=True)
@@ -65,17 +67,6 @@ class AuthDeps:
         )
 
 
-@dataclass(frozen=True)
-class Session:
-    """A signed-in session: the user, a fresh access token and the refresh token for it."""
-
-    user: User
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    refresh_token_id: UUID
-    expires_in: int
-
-
 # --------------------------------------------------------------------------- registration
 
 
@@ -92,7 +83,8 @@ async def create_user(reg: Registration, uow: UnitOfWork, deps: AuthDeps) -> Use
         reg.initial_deposit_minor, reg.initial_deposit_currency, deps.settings.fx_rates
     )
     company = reg.company
-    tax_id = validate_tax_id(company.tax_id, reg.country) if company is not None else None
+    if company is not None:  # stored with the tax id in its compact form
+        company = replace(company, tax_id=validate_tax_id(company.tax_id, reg.country))
 
     password_hash = await deps.passwords.hash(reg.password)
     now = utcnow()
@@ -100,29 +92,21 @@ async def create_user(reg: Registration, uow: UnitOfWork, deps: AuthDeps) -> Use
         id=new_id(),
         email=email,
         password_hash=password_hash,
-        account_type=reg.account_type.value,
-        role=reg.role.value,
-        status=reg.status.value,
+        account_type=reg.account_type,
+        role=reg.role,
+        status=reg.status,
         country=reg.country,
         full_name=reg.full_name if reg.account_type is AccountType.individual else None,
-        company_name=company.name if company else None,
-        company_tax_id=tax_id,
-        representative_full_name=company.representative_full_name if company else None,
-        representative_position=company.representative_position if company else None,
+        company=company,
         initial_deposit_minor=reg.initial_deposit_minor,
         initial_deposit_currency=reg.initial_deposit_currency,
         created_at=now,
         updated_at=now,
         activated_at=now if reg.status is UserStatus.active else None,
     )
-    try:
-        # No "does it exist?" pre-check: the unique index decides, so two racing registrations
-        # of one email leave exactly one user and the other gets 409.
-        await UserRepository(uow.session).add(user)
-    except IntegrityError as exc:
-        if EMAIL_INDEX in str(exc.orig):
-            raise EmailTaken("An account with this email already exists.") from None
-        raise
+    # No "does it exist?" pre-check: the unique index decides, so two racing registrations of
+    # one email leave exactly one user and the other gets 409 (`EmailTaken`).
+    await UserRepository(uow.session).add(user)
     await uow.publish(
         UserRegistered(
             user_id=user.id,
@@ -166,12 +150,13 @@ async def login(
     email = normalize_email(email)
     now = utcnow()
     window_start = _window_start(now, settings.login_window_s)
-    keys = [("account", _account_key(email))] + ([("ip", client_ip)] if client_ip else [])
+    account = (FailureScope.account, _account_key(email))
+    keys = [account] + ([(FailureScope.ip, client_ip)] if client_ip else [])
     failures = LoginFailureRepository(uow.session)
     counts = await failures.counts(keys, window_start)
     limits = {
-        "account": settings.login_max_failures_per_account,
-        "ip": settings.login_max_failures_per_ip,
+        FailureScope.account: settings.login_max_failures_per_account,
+        FailureScope.ip: settings.login_max_failures_per_ip,
     }
     if any(counts.get(key, 0) >= limits[key[0]] for key in keys):
         retry_after = (
@@ -197,12 +182,12 @@ async def login(
         raise InvalidCredentials()
 
     assert user is not None
-    if user.status == UserStatus.blocked:
+    if user.status is UserStatus.blocked:
         raise AccountBlocked("This account is blocked. Contact support.")
     if deps.passwords.needs_rehash(user.password_hash):
         await users.set_password_hash(user.id, await deps.passwords.hash(password))
         log.info("password_rehashed", user_id=str(user.id))
-    await failures.clear("account", keys[0][1])
+    await failures.clear(*account)
     log.info("login_succeeded", user_id=str(user.id))
     return await _start_session(user, uow, deps)
 
@@ -237,7 +222,7 @@ async def _start_session(
 async def refresh(refresh_token: str, uow: UnitOfWork, deps: AuthDeps) -> Session:
     """Rotate a refresh token; a token presented twice revokes its whole family."""
     tokens = RefreshTokenRepository(uow.session)
-    row = await tokens.get_by_hash_for_update(hash_refresh_token(refresh_token))
+    row = await tokens.get_by_hash(hash_refresh_token(refresh_token), for_update=True)
     now = utcnow()
     if row is None or row.revoked_at is not None:
         raise InvalidRefreshToken()
@@ -254,11 +239,10 @@ async def refresh(refresh_token: str, uow: UnitOfWork, deps: AuthDeps) -> Sessio
     if row.expires_at <= now:
         raise InvalidRefreshToken()
     user = await UserRepository(uow.session).get(row.user_id)
-    if user is None or user.status == UserStatus.blocked:
+    if user is None or user.status is UserStatus.blocked:
         raise InvalidRefreshToken()
     session = await _start_session(user, uow, deps, family_id=row.family_id)
-    row.rotated_at = now
-    row.replaced_by = session.refresh_token_id
+    await tokens.mark_rotated(row.id, replaced_by=session.refresh_token_id, at=now)
     return session
 
 
@@ -288,11 +272,12 @@ async def activate_on_payment(
             "payment_ignored", reason="not a registration payment", purpose=event.purpose, **context
         )
         return False
-    user = await UserRepository(uow.session).get(event.user_id, for_update=True)
+    users = UserRepository(uow.session)
+    user = await users.get(event.user_id, for_update=True)
     if user is None:
         log.error("payment_ignored", reason="unknown user", **context)
         return False
-    if user.status != UserStatus.pending_payment:
+    if user.status is not UserStatus.pending_payment:
         log.info("payment_ignored", reason=f"account is {user.status}", **context)
         return False
     if not payment_meets_minimum(event.amount_minor, event.currency, fx_rates):
@@ -305,10 +290,7 @@ async def activate_on_payment(
         )
         return False
     now = utcnow()
-    user.status = UserStatus.active.value
-    user.activated_at = now
-    user.activation_payment_id = str(event.payment_id)
-    user.updated_at = now
+    await users.activate(user.id, payment_id=str(event.payment_id), at=now)
     await uow.publish(
         UserActivated(user_id=user.id, payment_id=str(event.payment_id), activated_at=now)
     )
@@ -347,18 +329,28 @@ async def create_admin(
     return user
 
 
-class UserNotFound(LookupError):
-    pass
-
-
 async def promote_to_admin(email: str, uow: UnitOfWork) -> tuple[User, bool]:
     """Make an existing user an admin; returns the user and whether anything changed."""
-    user = await UserRepository(uow.session).get_by_email(normalize_email(email), for_update=True)
+    users = UserRepository(uow.session)
+    user = await users.get_by_email(normalize_email(email), for_update=True)
     if user is None:
         raise UserNotFound(email)
-    if user.role == Role.admin:
+    if user.role is Role.admin:
         return user, False
-    user.role = Role.admin.value
-    user.updated_at = utcnow()
+    user = await users.set_role(user.id, Role.admin, at=utcnow())
     log.info("user_promoted_to_admin", user_id=str(user.id))
     return user, True
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+async def purge_expired(uow: UnitOfWork, settings: AuthSettings) -> tuple[int, int]:
+    """Delete refresh tokens expired a day ago and login-failure windows that ended; returns how
+    many of each."""
+    now = utcnow()
+    tokens = await RefreshTokenRepository(uow.session).delete_expired(now - timedelta(days=1))
+    windows = await LoginFailureRepository(uow.session).delete_older_than(
+        now - timedelta(seconds=2 * settings.login_window_s)
+    )
+    return tokens, windows

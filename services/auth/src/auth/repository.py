@@ -1,15 +1,94 @@
-"""Queries of the auth service. Every method runs in the caller's transaction and never commits."""
+"""SQL of the auth service: the only module that runs statements on its tables.
+
+Each repository takes the unit of work's session, runs in the caller's transaction and never
+commits. Reads return `domain` values (frozen dataclasses), never rows; writes are explicit
+methods (`users.activate(...)`), so nothing changes behind a handler's back. A unique violation
+that is a business outcome becomes the domain's error (`EmailTaken`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import CursorResult, Result, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.models import LoginFailure, RefreshToken, User
+from auth.domain import (
+    AccountType,
+    CompanyDetails,
+    EmailTaken,
+    FailureScope,
+    RefreshToken,
+    Role,
+    User,
+    UserStatus,
+)
+from auth.models import EMAIL_INDEX, login_failures, refresh_tokens, users
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched."""
+    return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    company = user.company
+    return {
+        "id": user.id,
+        "email": user.email,
+        "password_hash": user.password_hash,
+        "account_type": user.account_type.value,
+        "role": user.role.value,
+        "status": user.status.value,
+        "country": user.country,
+        "full_name": user.full_name,
+        "company_name": company.name if company else None,
+        "company_tax_id": company.tax_id if company else None,
+        "representative_full_name": company.representative_full_name if company else None,
+        "representative_position": company.representative_position if company else None,
+        "initial_deposit_minor": user.initial_deposit_minor,
+        "initial_deposit_currency": user.initial_deposit_currency,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "activated_at": user.activated_at,
+        "activation_payment_id": user.activation_payment_id,
+    }
+
+
+def _user(row: Any) -> User:
+    account_type = AccountType(row.account_type)
+    company = None
+    if account_type is AccountType.legal_entity:
+        company = CompanyDetails(
+            name=row.company_name,
+            tax_id=row.company_tax_id,
+            representative_full_name=row.representative_full_name,
+            representative_position=row.representative_position,
+        )
+    return User(
+        id=row.id,
+        email=row.email,
+        password_hash=row.password_hash,
+        account_type=account_type,
+        role=Role(row.role),
+        status=UserStatus(row.status),
+        country=row.country,
+        full_name=row.full_name,
+        company=company,
+        initial_deposit_minor=row.initial_deposit_minor,
+        initial_deposit_currency=row.initial_deposit_currency,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        activated_at=row.activated_at,
+        activation_payment_id=row.activation_payment_id,
+    )
 
 
 class UserRepository:
@@ -17,29 +96,77 @@ class UserRepository:
         self.session = session
 
     async def add(self, user: User) -> None:
-        """Insert now, so a duplicate email fails here (IntegrityError) and not at commit."""
-        self.session.add(user)
-        await self.session.flush()
+        """Insert now: a duplicate email fails here as `EmailTaken` (the unique index decides,
+        so two racing registrations of one email leave exactly one user)."""
+        try:
+            await self.session.execute(insert(users).values(_user_values(user)))
+        except IntegrityError as exc:
+            if EMAIL_INDEX in str(exc.orig):
+                raise EmailTaken("An account with this email already exists.") from None
+            raise
 
     async def get(self, user_id: UUID, *, for_update: bool = False) -> User | None:
-        stmt = select(User).where(User.id == user_id)
+        stmt = select(users).where(users.c.id == user_id)
         if for_update:
             stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).one_or_none()
+        return _user(row) if row is not None else None
 
     async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:
         # lower(email) = the unique index's expression, so the lookup uses it.
-        stmt = select(User).where(func.lower(User.email) == email.lower())
+        stmt = select(users).where(func.lower(users.c.email) == email.lower())
         if for_update:
             stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).one_or_none()
+        return _user(row) if row is not None else None
 
     async def set_password_hash(self, user_id: UUID, password_hash: str) -> None:
         await self.session.execute(
-            update(User)
-            .where(User.id == user_id)
+            update(users)
+            .where(users.c.id == user_id)
             .values(password_hash=password_hash, updated_at=func.now())
         )
+
+    async def activate(self, user_id: UUID, *, payment_id: str, at: datetime) -> User:
+        """The account becomes `active`, naming the payment that activated it."""
+        stmt = (
+            update(users)
+            .where(users.c.id == user_id)
+            .values(
+                status=UserStatus.active.value,
+                activated_at=at,
+                activation_payment_id=payment_id,
+                updated_at=at,
+            )
+            .returning(*users.c)
+        )
+        return _user((await self.session.execute(stmt)).one())
+
+    async def set_role(self, user_id: UUID, role: Role, *, at: datetime) -> User:
+        stmt = (
+            update(users)
+            .where(users.c.id == user_id)
+            .values(role=role.value, updated_at=at)
+            .returning(*users.c)
+        )
+        return _user((await self.session.execute(stmt)).one())
+
+
+# --------------------------------------------------------------------------- refresh tokens
+
+
+def _token(row: Any) -> RefreshToken:
+    return RefreshToken(
+        id=row.id,
+        user_id=row.user_id,
+        family_id=row.family_id,
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        rotated_at=row.rotated_at,
+        replaced_by=row.replaced_by,
+        revoked_at=row.revoked_at,
+    )
 
 
 class RefreshTokenRepository:
@@ -47,32 +174,55 @@ class RefreshTokenRepository:
         self.session = session
 
     async def add(self, token: RefreshToken) -> None:
-        self.session.add(token)
-        await self.session.flush()
+        await self.session.execute(
+            insert(refresh_tokens).values(
+                id=token.id,
+                user_id=token.user_id,
+                family_id=token.family_id,
+                token_hash=token.token_hash,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                rotated_at=token.rotated_at,
+                replaced_by=token.replaced_by,
+                revoked_at=token.revoked_at,
+            )
+        )
 
-    async def get_by_hash_for_update(self, token_hash: bytes) -> RefreshToken | None:
-        """Locks the row: two rotations of one token serialize, the second sees it rotated."""
-        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+    async def get_by_hash(
+        self, token_hash: bytes, *, for_update: bool = False
+    ) -> RefreshToken | None:
+        """`for_update` locks the row: two rotations of one token serialize, the second sees it
+        rotated."""
+        stmt = select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self.session.execute(stmt)).one_or_none()
+        return _token(row) if row is not None else None
 
-    async def get_by_hash(self, token_hash: bytes) -> RefreshToken | None:
-        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+    async def mark_rotated(self, token_id: UUID, *, replaced_by: UUID, at: datetime) -> None:
+        """The token is spent: `replaced_by` is the one issued in exchange."""
+        await self.session.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.id == token_id)
+            .values(rotated_at=at, replaced_by=replaced_by)
+        )
 
     async def revoke_family(self, family_id: UUID, now: datetime) -> int:
         result = await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            update(refresh_tokens)
+            .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
         )
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return _rowcount(result)
 
     async def delete_expired(self, before: datetime) -> int:
         result = await self.session.execute(
-            delete(RefreshToken).where(RefreshToken.expires_at < before)
+            delete(refresh_tokens).where(refresh_tokens.c.expires_at < before)
         )
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return _rowcount(result)
+
+
+# --------------------------------------------------------------------------- login failures
 
 
 class LoginFailureRepository:
@@ -82,37 +232,41 @@ class LoginFailureRepository:
         self.session = session
 
     async def counts(
-        self, keys: list[tuple[str, str]], window_start: datetime
-    ) -> dict[tuple[str, str], int]:
+        self, keys: list[tuple[FailureScope, str]], window_start: datetime
+    ) -> dict[tuple[FailureScope, str], int]:
         if not keys:
             return {}
-        stmt = select(LoginFailure.scope, LoginFailure.key, LoginFailure.failures).where(
-            LoginFailure.window_start == window_start,
-            tuple_(LoginFailure.scope, LoginFailure.key).in_(keys),
+        table = login_failures
+        stmt = select(table.c.scope, table.c.key, table.c.failures).where(
+            table.c.window_start == window_start,
+            tuple_(table.c.scope, table.c.key).in_([(s.value, k) for s, k in keys]),
         )
         rows = (await self.session.execute(stmt)).all()
-        return {(r.scope, r.key): r.failures for r in rows}
+        return {(FailureScope(r.scope), r.key): r.failures for r in rows}
 
-    async def record_failure(self, scope: str, key: str, window_start: datetime) -> int:
+    async def record_failure(self, scope: FailureScope, key: str, window_start: datetime) -> int:
         """+1 in this window; returns the new count (concurrent failures never lose a count)."""
+        table = login_failures
         stmt = (
-            insert(LoginFailure)
-            .values(scope=scope, key=key, window_start=window_start, failures=1)
+            pg_insert(table)
+            .values(scope=scope.value, key=key, window_start=window_start, failures=1)
             .on_conflict_do_update(
-                index_elements=[LoginFailure.scope, LoginFailure.key, LoginFailure.window_start],
-                set_={"failures": LoginFailure.failures + 1},
+                index_elements=[table.c.scope, table.c.key, table.c.window_start],
+                set_={"failures": table.c.failures + 1},
             )
-            .returning(LoginFailure.failures)
+            .returning(table.c.failures)
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def clear(self, scope: str, key: str) -> None:
+    async def clear(self, scope: FailureScope, key: str) -> None:
         await self.session.execute(
-            delete(LoginFailure).where(LoginFailure.scope == scope, LoginFailure.key == key)
+            delete(login_failures).where(
+                login_failures.c.scope == scope.value, login_failures.c.key == key
+            )
         )
 
     async def delete_older_than(self, before: datetime) -> int:
         result = await self.session.execute(
-            delete(LoginFailure).where(LoginFailure.window_start < before)
+            delete(login_failures).where(login_failures.c.window_start < before)
         )
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return _rowcount(result)

@@ -19,9 +19,16 @@ from pydantic import (
 from pydantic_extra_types.country import CountryAlpha2
 from scifikpi_common.money import Money
 
-from auth.domain import AccountType, CompanyDetails, Registration, UserStatus, normalize_email
-from auth.handlers import Session
-from auth.models import User
+from auth.domain import (
+    AccountType,
+    CompanyDetails,
+    Registration,
+    Role,
+    Session,
+    User,
+    UserStatus,
+    normalize_email,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 NormalizedEmail = Annotated[
@@ -159,21 +166,21 @@ class UserOut(BaseModel):
     @classmethod
     def of(cls, user: User) -> UserOut:
         company = None
-        if user.account_type == AccountType.legal_entity:
+        if user.company is not None:
             company = CompanyOut(
-                name=user.company_name or "",
-                tax_id=user.company_tax_id or "",
+                name=user.company.name,
+                tax_id=user.company.tax_id,
                 representative=RepresentativeOut(
-                    full_name=user.representative_full_name or "",
-                    position=user.representative_position,
+                    full_name=user.company.representative_full_name,
+                    position=user.company.representative_position,
                 ),
             )
         return cls(
             id=user.id,
             email=user.email,
-            account_type=AccountType(user.account_type),
-            status=UserStatus(user.status),
-            role=user.role,  # type: ignore[arg-type]
+            account_type=user.account_type,
+            status=user.status,
+            role="admin" if user.role is Role.admin else "user",
             country=user.country,
             full_name=user.full_name,
             company=company,

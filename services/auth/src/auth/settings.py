@@ -91,8 +91,9 @@ class AuthSettings(ServiceSettings):
                 if text.startswith("[")
                 else [v for v in text.split(",") if v.strip()]
             )
-        nets = [str(ip_network(str(v).strip(), strict=False)) for v in value]  # type: ignore[union-attr]
-        return nets
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise ValueError("expected IPs or CIDRs: a JSON list or comma-separated")
+        return [str(ip_network(str(v).strip(), strict=False)) for v in value]
 
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:

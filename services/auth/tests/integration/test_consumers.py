@@ -134,13 +134,13 @@ class TestActivation:
 
 @pytest.mark.kafka
 async def test_payment_succeeded_from_the_broker_activates_the_user(
-    kafka_bootstrap_servers: str, auth_settings: AuthSettings, register, engine: AsyncEngine
+    kafka_bootstrap_servers: str, settings: AuthSettings, register, engine: AsyncEngine
 ) -> None:
     user_id = (await register())["user"]["id"]
-    settings = auth_settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
+    with_broker = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
     stop = asyncio.Event()
     worker = asyncio.create_task(
-        runner.consume_until_stopped(settings, consumers, make_outbox(), stop)
+        runner.consume_until_stopped(with_broker, consumers, make_outbox(), stop)
     )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
     await producer.start()

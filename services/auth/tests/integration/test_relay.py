@@ -22,7 +22,7 @@ pytestmark = pytest.mark.kafka
 
 async def test_user_registered_is_published_with_the_full_envelope(
     kafka_bootstrap_servers: str,
-    auth_settings: AuthSettings,
+    settings: AuthSettings,
     client: httpx.AsyncClient,
     engine: AsyncEngine,
 ) -> None:
@@ -34,9 +34,9 @@ async def test_user_registered_is_published_with_the_full_envelope(
     assert response.status_code == 201, response.text
     user = response.json()["user"]
 
-    settings = auth_settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
+    with_broker = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
     stop = asyncio.Event()
-    relay = asyncio.create_task(runner.relay_until_stopped(settings, make_outbox(), stop))
+    relay = asyncio.create_task(runner.relay_until_stopped(with_broker, make_outbox(), stop))
     consumer = AIOKafkaConsumer(
         "auth.user.v1",
         bootstrap_servers=kafka_bootstrap_servers,
