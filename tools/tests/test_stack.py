@@ -146,8 +146,12 @@ async def test_ops_commands_reach_the_stack_through_its_env_file(stack: LocalSta
     assert values["KAFKA_BOOTSTRAP_SERVERS"] == stack.kafka_bootstrap_servers
     check = subprocess.run(  # noqa: S603 - our own console script
         [str(Path(sys.executable).parent / "ledger-admin"), "check"],
-        env={**os.environ, **values}, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env={**os.environ, **values},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
     assert '"ok": true' in check.stdout
     # the local TON chain: nft-scheduler deploys custody and the collection of this stack's
@@ -156,8 +160,12 @@ async def test_ops_commands_reach_the_stack_through_its_env_file(stack: LocalSta
     for _ in range(60):
         custody = subprocess.run(  # noqa: S603 - our own console script
             [str(Path(sys.executable).parent / "nft-admin"), "custody"],
-            env={**os.environ, **values}, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            env={**os.environ, **values},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if custody.returncode == 0:
             break
         await asyncio.sleep(0.5)

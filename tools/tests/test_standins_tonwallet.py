@@ -17,9 +17,11 @@ from scifikpi_tools.standins.tonwallet import Wallet, main
 
 def _verify(body: dict, *, domains: tuple[str, ...] = ("localhost:4200",)):
     return verify_ton_proof(
-        WalletVerifyRequest.model_validate(body).to_proof(), allowed_domains=domains,
-        now=datetime.now(UTC), max_age_s=900,
-    )  # fmt: skip
+        WalletVerifyRequest.model_validate(body).to_proof(),
+        allowed_domains=domains,
+        now=datetime.now(UTC),
+        max_age_s=900,
+    )
 
 
 def test_the_key_file_makes_the_same_wallet_every_time(tmp_path: Path, capsys) -> None:

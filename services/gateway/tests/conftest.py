@@ -91,9 +91,15 @@ class Keys:
     ) -> str:
         now = int(time.time())
         claims = {
-            "sub": str(uuid.uuid4()), "role": role, "status": "active", "iss": ISSUER,
-            "aud": AUDIENCE, "iat": now, "exp": now + ttl_s, "jti": uuid.uuid4().hex,
-        } | overrides  # fmt: skip
+            "sub": str(uuid.uuid4()),
+            "role": role,
+            "status": "active",
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": uuid.uuid4().hex,
+        } | overrides
         return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": kid or self.kid})
 
 
@@ -137,6 +143,14 @@ def auth_upstream(keys: Keys) -> FastAPI:
     async def jwks() -> dict[str, Any]:
         return {"keys": [keys.jwk()]}
 
+    _add_echo_routes(app)
+    _add_odd_routes(app)
+    return app
+
+
+def _add_echo_routes(app: FastAPI) -> None:
+    """Routes that answer what they received (`_echo`), public, user and admin ones."""
+
     @app.post("/auth/login", responses={401: {"model": Problem}})
     async def login(body: LoginIn, request: Request) -> dict[str, Any]:
         return await _echo(request)
@@ -161,6 +175,10 @@ def auth_upstream(keys: Keys) -> FastAPI:
     async def admin_things(request: Request) -> dict[str, Any]:
         return await _echo(request)
 
+
+def _add_odd_routes(app: FastAPI) -> None:
+    """A slow route, a streamed one, a large one, and one the route table does not expose."""
+
     @app.get("/auth/slow")
     async def slow() -> dict[str, str]:
         await asyncio.sleep(3)
@@ -182,8 +200,6 @@ def auth_upstream(keys: Keys) -> FastAPI:
     @app.get("/internal/secret")
     async def secret() -> dict[str, str]:
         return {"secret": "never through the gateway"}
-
-    return app
 
 
 def payments_upstream() -> FastAPI:

@@ -136,6 +136,24 @@ def signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+async def start_group(
+    argv: Sequence[str], *, cwd: Path, env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    """Start a child in its own session (so Ctrl-C reaches only us), output piped to us, and
+    SIGTERM to it if we die (PR_SET_PDEATHSIG)."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=str(cwd),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=parent_death_signal,  # noqa: PLW1509
+        limit=1024 * 1024,
+    )
+
+
 class Supervisor:
     """Keeps children running: reports each exit (name, code) and restarts with backoff."""
 
@@ -171,17 +189,7 @@ class Supervisor:
 
     async def _spawn(self, child: Child) -> asyncio.subprocess.Process:
         spec = child.spec
-        process = await asyncio.create_subprocess_exec(
-            *spec.argv,
-            cwd=str(spec.cwd),
-            env=spec.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=parent_death_signal,  # noqa: PLW1509
-            limit=1024 * 1024,
-        )
+        process = await start_group(spec.argv, cwd=spec.cwd, env=spec.env)
         child.process = process
         child.pids.append(process.pid)
         child.started_at = time.monotonic()
@@ -191,37 +199,11 @@ class Supervisor:
     async def _supervise(self, child: Child) -> None:
         backoff = self.backoff_initial
         while not self._stopping.is_set():
-            code: int | None
-            pid: int | None = None
-            try:
-                process = await self._spawn(child)
-            except OSError as exc:
-                self.output.say(f"{child.name}: cannot start {child.spec.argv[0]!r}: {exc}")
-                code = None
-                started = time.monotonic()
-            else:
-                pid = process.pid
-                started = child.started_at
-                if self._stopping.is_set():  # stop() came while we were spawning
-                    signal_group(pid, signal.SIGTERM)
-                pump = asyncio.create_task(
-                    pump_lines(process.stdout, lambda text, n=child.name: self.output.line(n, text))
-                )
-                try:
-                    code = await process.wait()
-                except asyncio.CancelledError:
-                    signal_group(pid, signal.SIGKILL)
-                    raise
-                signal_group(pid, signal.SIGKILL)  # strays the child left behind
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(pump, 2.0)
+            pid, code, started = await self._run(child)
             if self._stopping.is_set():
                 return
             uptime = time.monotonic() - started
-            record = ExitRecord(child.name, pid, code, uptime)
-            self.exits.append(record)
-            if self.on_exit is not None:
-                self.on_exit(record)
+            self._record(ExitRecord(child.name, pid, code, uptime))
             if not child.spec.restart:
                 self.output.say(
                     f"!! {child.name} {describe_exit(code)} after {uptime:.1f}s (not restarted)"
@@ -237,6 +219,35 @@ class Supervisor:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), backoff)
             backoff = min(backoff * 2, self.backoff_max)
+
+    async def _run(self, child: Child) -> tuple[int | None, int | None, float]:
+        """Starts the child once and waits for its end: (pid, exit code, start time); pid and
+        code are None when it could not start."""
+        try:
+            process = await self._spawn(child)
+        except OSError as exc:
+            self.output.say(f"{child.name}: cannot start {child.spec.argv[0]!r}: {exc}")
+            return None, None, time.monotonic()
+        pid = process.pid
+        if self._stopping.is_set():  # stop() came while we were spawning
+            signal_group(pid, signal.SIGTERM)
+        pump = asyncio.create_task(
+            pump_lines(process.stdout, lambda text, n=child.name: self.output.line(n, text))
+        )
+        try:
+            code = await process.wait()
+        except asyncio.CancelledError:
+            signal_group(pid, signal.SIGKILL)
+            raise
+        signal_group(pid, signal.SIGKILL)  # strays the child left behind
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(pump, 2.0)
+        return pid, code, child.started_at
+
+    def _record(self, record: ExitRecord) -> None:
+        self.exits.append(record)
+        if self.on_exit is not None:
+            self.on_exit(record)
 
     # ---------------------------------------------------------------- stopping
 
@@ -290,17 +301,7 @@ async def run_once(
     timeout_s: float,
 ) -> int:
     """Run a one-shot command (migrations), prefixing its output; returns its exit code."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=str(cwd),
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=parent_death_signal,  # noqa: PLW1509
-        limit=1024 * 1024,
-    )
+    process = await start_group(argv, cwd=cwd, env=env)
     pump = asyncio.create_task(pump_lines(process.stdout, lambda text: output.line(name, text)))
     try:
         code = await asyncio.wait_for(process.wait(), timeout_s)

@@ -35,7 +35,7 @@ from gateway.routes import (
     RouteTable,
     Upstream,
 )
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, get_settings
 from gateway.upstream import UpstreamPool
 
 log = get_logger(__name__)
@@ -219,7 +219,7 @@ class GatewayApp:
 
 def create_app(settings: GatewaySettings | None = None, **kwargs: Any) -> GatewayApp:
     """Factory for uvicorn (`--factory`) and tests."""
-    settings = settings or GatewaySettings()
+    settings = settings or get_settings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
     return GatewayApp(settings, **kwargs)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import uvicorn
 from scifikpi_common.logging import configure_logging
 
-from gateway.settings import GatewaySettings
+from gateway.settings import get_settings
 
 
 def run_api() -> None:
-    settings = GatewaySettings()
+    settings = get_settings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
     uvicorn.run(
         "gateway.app:create_app",

@@ -142,6 +142,13 @@ def _prune(paths: Spec, components: dict[str, dict[str, Any]]) -> None:
                 del entries[name]
 
 
+_DESCRIPTION = (
+    "The public SciFiKPI API, served by the gateway under `/api/v1`. Errors are RFC 9457 "
+    "`application/problem+json`. Any route may also answer 429 (rate limited, with "
+    "`Retry-After`), 503 (a backing service is unavailable) or 504 (it did not answer in time)."
+)
+
+
 def merge_specs(
     specs: Mapping[str, Spec],
     routes: Sequence[Route],
@@ -155,59 +162,19 @@ def merge_specs(
 
     `extra` is the gateway's own document (health endpoints), kept with its paths as they are.
     """
-    selected: dict[str, Spec] = {}
-    components: dict[str, dict[str, dict[str, Any]]] = {}
-    for service, spec in specs.items():
-        service_routes = [r for r in routes if r.service == service]
-        selected[service] = _select_paths(service, spec, service_routes)
-        components[service] = copy.deepcopy(spec.get("components", {}))
-    if extra:
-        selected["gateway"] = copy.deepcopy(extra.get("paths", {}))
-        components["gateway"] = copy.deepcopy(extra.get("components", {}))
-
+    selected, components = _selected(specs, routes, extra)
     conflicts = _conflicts(components)
     for service, comps in components.items():
-        renames = {
-            key: f"{service}_{key[1]}" for key, services in conflicts.items() if service in services
-        }
-        if not renames:
-            continue
-
-        def rewrite(ref: str, renames: dict[tuple[str, str], str] = renames) -> str | None:
-            parts = _split_ref(ref)
-            return f"{_REF}{parts[0]}/{renames[parts]}" if parts in renames else None
-
-        _walk_refs(selected[service], rewrite)
-        _walk_refs(comps, rewrite)
-        for (section, name), new in renames.items():
-            comps[section][new] = comps[section].pop(name)
-        _rename_security(
-            selected[service],
-            {name: new for (section, name), new in renames.items() if section == "securitySchemes"},
-        )
-
-    paths: Spec = {}
-    merged: dict[str, dict[str, Any]] = {}
-    tags: dict[str, Spec] = {}
-    for service, service_paths in selected.items():
-        for key, item in service_paths.items():
-            paths.setdefault(key, {}).update(item)
-        for section, entries in components[service].items():
-            merged.setdefault(section, {}).update(entries)
-        source = extra if service == "gateway" else specs[service]
-        for tag in (source or {}).get("tags", []):
-            tags.setdefault(tag["name"], tag)
+        _rename_conflicting(selected[service], comps, service, conflicts)
+    sources = {**specs, "gateway": extra or {}}
+    paths, merged, tags = _combined(selected, components, sources)
     if any(
         "security" in op for item in paths.values() for op in item.values() if isinstance(op, dict)
     ):
         merged.setdefault("securitySchemes", {}).setdefault(BEARER_SCHEME, _BEARER_DEF)
     _prune(paths, merged)
 
-    description = (
-        "The public SciFiKPI API, served by the gateway under `/api/v1`. Errors are RFC 9457 "
-        "`application/problem+json`. Any route may also answer 429 (rate limited, with "
-        "`Retry-After`), 503 (a backing service is unavailable) or 504 (it did not answer in time)."
-    )
+    description = _DESCRIPTION
     if missing:
         description += f"\n\n**Unavailable right now, so not listed:** {', '.join(missing)}."
     doc: Spec = {
@@ -222,6 +189,69 @@ def merge_specs(
     if tags:
         doc["tags"] = list(tags.values())
     return doc
+
+
+def _selected(
+    specs: Mapping[str, Spec], routes: Sequence[Route], extra: Spec | None
+) -> tuple[dict[str, Spec], dict[str, dict[str, dict[str, Any]]]]:
+    """Per service: the exposed paths and a copy of its components (the gateway's own last)."""
+    selected: dict[str, Spec] = {}
+    components: dict[str, dict[str, dict[str, Any]]] = {}
+    for service, spec in specs.items():
+        service_routes = [r for r in routes if r.service == service]
+        selected[service] = _select_paths(service, spec, service_routes)
+        components[service] = copy.deepcopy(spec.get("components", {}))
+    if extra:
+        selected["gateway"] = copy.deepcopy(extra.get("paths", {}))
+        components["gateway"] = copy.deepcopy(extra.get("components", {}))
+    return selected, components
+
+
+def _rename_conflicting(
+    paths: Spec,
+    comps: dict[str, dict[str, Any]],
+    service: str,
+    conflicts: Mapping[tuple[str, str], set[str]],
+) -> None:
+    """Prefixes with `service` each of its components another service defines differently, and
+    every reference to it in its paths and components."""
+    renames = {
+        key: f"{service}_{key[1]}" for key, services in conflicts.items() if service in services
+    }
+    if not renames:
+        return
+
+    def rewrite(ref: str) -> str | None:
+        parts = _split_ref(ref)
+        return f"{_REF}{parts[0]}/{renames[parts]}" if parts in renames else None
+
+    _walk_refs(paths, rewrite)
+    _walk_refs(comps, rewrite)
+    for (section, name), new in renames.items():
+        comps[section][new] = comps[section].pop(name)
+    _rename_security(
+        paths,
+        {name: new for (section, name), new in renames.items() if section == "securitySchemes"},
+    )
+
+
+def _combined(
+    selected: Mapping[str, Spec],
+    components: Mapping[str, dict[str, dict[str, Any]]],
+    sources: Mapping[str, Spec],
+) -> tuple[Spec, dict[str, dict[str, Any]], dict[str, Spec]]:
+    """The paths, components and tags of every service in one document's worth of each."""
+    paths: Spec = {}
+    merged: dict[str, dict[str, Any]] = {}
+    tags: dict[str, Spec] = {}
+    for service, service_paths in selected.items():
+        for key, item in service_paths.items():
+            paths.setdefault(key, {}).update(item)
+        for section, entries in components[service].items():
+            merged.setdefault(section, {}).update(entries)
+        for tag in sources[service].get("tags", []):
+            tags.setdefault(tag["name"], tag)
+    return paths, merged, tags
 
 
 class OpenApiAggregator:

@@ -25,64 +25,98 @@ _SCHEMA_SINGLE = (
 )
 
 
+#: 3.1 keywords 3.0 does not know, dropped once translated
+_DROPPED = ("$schema", "$id", "$defs", "prefixItems", "if", "then", "else", "dependentSchemas")
+
+
 def _schema(node: Any) -> None:
+    """Translates one schema in place, its subschemas first."""
     if not isinstance(node, dict):
         return
-    for key in _SCHEMA_MAPS:
-        for sub in (node.get(key) or {}).values():
-            _schema(sub)
-    for key in _SCHEMA_LISTS:
-        for sub in node.get(key) or []:
-            _schema(sub)
-    for key in _SCHEMA_SINGLE:
-        _schema(node.get(key))
-
-    types = node.get("type")
-    if isinstance(types, list):
-        rest = [t for t in types if t != "null"]
-        if len(rest) < len(types):
-            node["nullable"] = True
-        if len(rest) == 1:
-            node["type"] = rest[0]
-        else:
-            node.pop("type")
-            if rest:
-                node["anyOf"] = [{"type": t} for t in rest]
+    for sub in _subschemas(node):
+        _schema(sub)
+    _type_list(node)
     for key in ("anyOf", "oneOf"):
-        options = node.get(key)
-        if not isinstance(options, list):
-            continue
-        rest = [o for o in options if o != {"type": "null"}]
-        if len(rest) == len(options):
-            continue
+        _null_option(node, key)
+    _single_examples(node)
+    _exclusive_bounds(node)
+    _binary(node)
+    for key in _DROPPED:
+        node.pop(key, None)
+
+
+def _subschemas(node: dict[str, Any]) -> list[Any]:
+    found: list[Any] = []
+    for key in _SCHEMA_MAPS:
+        found.extend((node.get(key) or {}).values())
+    for key in _SCHEMA_LISTS:
+        found.extend(node.get(key) or [])
+    found.extend(node.get(key) for key in _SCHEMA_SINGLE)
+    return found
+
+
+def _type_list(node: dict[str, Any]) -> None:
+    """`"type": ["string", "null"]` -> `"type": "string", "nullable": true` (several: anyOf)."""
+    types = node.get("type")
+    if not isinstance(types, list):
+        return
+    rest = [t for t in types if t != "null"]
+    if len(rest) < len(types):
         node["nullable"] = True
-        if len(rest) == 1:
-            node.pop(key)
-            only = rest[0]
-            if "$ref" in only:  # siblings of $ref are ignored in 3.0: wrap it
-                node["allOf"] = [only]
-            else:
-                for k, v in only.items():
-                    node.setdefault(k, v)
-        else:
-            node[key] = rest
+    if len(rest) == 1:
+        node["type"] = rest[0]
+        return
+    node.pop("type")
+    if rest:
+        node["anyOf"] = [{"type": t} for t in rest]
+
+
+def _null_option(node: dict[str, Any], key: str) -> None:
+    """`anyOf`/`oneOf` with a `{"type": "null"}` option -> `nullable` and the other options."""
+    options = node.get(key)
+    if not isinstance(options, list):
+        return
+    rest = [o for o in options if o != {"type": "null"}]
+    if len(rest) == len(options):
+        return
+    node["nullable"] = True
+    if len(rest) > 1:
+        node[key] = rest
+        return
+    node.pop(key)
+    only = rest[0]
+    if "$ref" in only:  # siblings of $ref are ignored in 3.0: wrap it
+        node["allOf"] = [only]
+    else:
+        for k, v in only.items():
+            node.setdefault(k, v)
+
+
+def _single_examples(node: dict[str, Any]) -> None:
+    """`const` -> a one-value `enum`; an `examples` array -> its first as `example`."""
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if isinstance(node.get("examples"), list):
         examples = node.pop("examples")
         if examples:
             node.setdefault("example", examples[0])
+
+
+def _exclusive_bounds(node: dict[str, Any]) -> None:
+    """Numeric `exclusiveMinimum: 0` -> `minimum: 0, exclusiveMinimum: true` (3.0's booleans)."""
     for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
         value = node.get(bound)
         if isinstance(value, int | float) and not isinstance(value, bool):
             node[plain] = value
             node[bound] = True
+
+
+def _binary(node: dict[str, Any]) -> None:
+    """Binary content (`contentMediaType`/`contentEncoding`) -> `format: binary`."""
     if node.get("contentMediaType") == "application/octet-stream" or "contentEncoding" in node:
         node.pop("contentMediaType", None)
         node.pop("contentEncoding", None)
         node["type"], node["format"] = "string", "binary"
-    for key in ("$schema", "$id", "$defs", "prefixItems", "if", "then", "else", "dependentSchemas"):
-        node.pop(key, None)
 
 
 def _document(node: Any) -> None:

@@ -4,19 +4,25 @@ Plain ASGI on purpose: no FastAPI routing, dependency injection or response obje
 request, a lean keep-alive pool per upstream (`gateway.upstream`), bodies streamed in both
 directions. Problems (404/405/413/401/403/429/502/503/504) are RFC 9457 documents built
 from `scifikpi_common.errors`.
+
+One request, in order (`Proxy.__call__`): read the headers once
+(`gateway.forwarding.Incoming`), match the route
+table, start the request's span, refuse what must be refused (`_admit`: 404, 405, 413; then the
+rate limit and the access check), then `_forward`: the request to the upstream pool, its answer
+back to the client. The steps are plain functions and methods so the path stays one coroutine
+deep: the only awaits are the limiter, the guard, the upstream and the client.
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from scifikpi_common.errors import (
     AppError,
     InternalError,
@@ -29,47 +35,36 @@ from scifikpi_common.errors import (
 )
 from scifikpi_common.logging import get_logger
 from scifikpi_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from scifikpi_common.security import Principal
 from scifikpi_common.tracing import tracer
-from starlette.types import Receive, Scope, Send
-from yarl import URL
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.access import AccessGuard
+from gateway.forwarding import (
+    BodyTooLarge,
+    ClientGone,
+    Headers,
+    Incoming,
+    StreamedBody,
+    client_ip,
+    response_headers,
+    target,
+    upstream_headers,
+)
 from gateway.problems import BadGateway, send_problem
-from gateway.ratelimit import Bucket, RateLimiter
-from gateway.routes import API_PREFIX, RouteTable
-from gateway.upstream import UpstreamConnectError, UpstreamError, UpstreamPool, UpstreamTimeoutError
+from gateway.ratelimit import Bucket, Decision, RateLimiter
+from gateway.routes import Route, RouteMatch, RouteTable
+from gateway.upstream import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeoutError,
+)
 
 log = get_logger("gateway.proxy")
 
-#: Request headers never forwarded as received: hop-by-hop ones (RFC 9110 §7.6.1) and those the
-#: gateway sets itself.
-_DROP_REQUEST = frozenset(
-    {
-        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-        b"trailer", b"transfer-encoding", b"upgrade", b"host", b"expect", b"content-length",
-        b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix",
-        b"x-request-id",
-        b"traceparent", b"tracestate", b"forwarded",
-    }
-)  # fmt: skip
-_DROP_RESPONSE = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"transfer-encoding",
-        b"upgrade",
-        b"trailer",
-        b"date",
-        b"server",
-        b"x-request-id",
-    }
-)
 _SMALL_BODY = 64 * 1024
-_PREFIX_BYTES = API_PREFIX.encode()
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class Proxy:
@@ -98,110 +93,66 @@ class Proxy:
         start = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
-        request_id = ""
-        authorization = content_length = None
-        chunked = False
-        carrier: dict[str, str] | None = None
-        forward: list[tuple[bytes, bytes]] = []
-        host = b""
-        connection: bytes | None = None
-        for name, value in scope["headers"]:
-            if name in _DROP_REQUEST:
-                if name == b"x-request-id":
-                    request_id = value.decode("latin-1")
-                elif name == b"content-length":
-                    content_length = value
-                elif name == b"transfer-encoding":
-                    chunked = True
-                elif name == b"host":
-                    host = value
-                elif name == b"connection":
-                    connection = value
-                elif name == b"traceparent" or name == b"tracestate":
-                    if carrier is None:
-                        carrier = {}
-                    carrier[name.decode()] = value.decode("latin-1")
-                continue
-            if name == b"authorization":
-                authorization = value
-            forward.append((name, value))
-        if connection is not None:  # headers the client marked hop-by-hop (RFC 9110 §7.6.1)
-            listed = {t.strip().lower() for t in connection.split(b",")}
-            forward = [h for h in forward if h[0] not in listed]
-        if not request_id or len(request_id) > 128 or not request_id.isprintable():
-            request_id = f"{random.getrandbits(128):032x}"
-
+        incoming = Incoming(scope["headers"])
         match = self.table.match(method, path)
-        route = match.route
-        route_label = route.public_path if route else "unmatched"
-        # One SERVER span per request, parented on the caller's traceparent; its context goes to
-        # the upstream as the new traceparent. Not made "current" (that costs as much again):
-        # log lines get the trace id through the structlog context instead.
-        span = self.tracer.start_span(
-            f"{method} {route_label}",
-            context=propagate.extract(carrier) if carrier else otel_context.Context(),
-            kind=SpanKind.SERVER,
-            record_exception=False,
-        )
-        sc = span.get_span_context()
-        trace_id = f"{sc.trace_id:032x}"
-        extra = [
-            (b"x-request-id", request_id.encode("latin-1")),
-            (b"traceparent", f"00-{trace_id}-{sc.span_id:016x}-{sc.trace_flags:02x}".encode()),
-        ]
-        if sc.trace_state:
-            extra.append((b"tracestate", sc.trace_state.to_header().encode("latin-1")))
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
+        route_label = match.route.public_path if match.route else "unmatched"
+        span = self._start_span(f"{method} {route_label}", incoming)
+        context = _context_headers(incoming.request_id, span)
         status = 500
         try:
-            if route is None:
-                if match.allowed:
-                    allow = ", ".join(sorted(match.allowed))
-                    raise MethodNotAllowed(f"Use one of: {allow}.", headers={"Allow": allow})
-                raise NotFound(f"No API route {path}.")
-            if content_length is not None and (
-                not content_length.isdigit() or int(content_length) > self.max_body_bytes
-            ):
-                raise PayloadTooLarge(f"The body must not exceed {self.max_body_bytes} bytes.")
+            route = self._admit(match, path, incoming)
             if self.limiter is not None:
-                client = scope.get("client")
                 bucket = self.buckets[route.rate_group]
-                decision = await self.limiter.hit(
-                    route.rate_group, client[0] if client else "-", bucket
-                )
-                if not decision.allowed:
-                    raise RateLimited(
-                        f"Too many requests; retry in {decision.retry_after_s} s.",
-                        headers={"Retry-After": str(decision.retry_after_s)},
-                    )
-            principal = await self.guard.principal(route.access, authorization)
+                client = client_ip(scope, "-")
+                _refuse_if_limited(await self.limiter.hit(route.rate_group, client, bucket))
+            principal = await self.guard.principal(route.access, incoming.authorization)
             if principal is not None:
-                structlog.contextvars.bind_contextvars(user_id=str(principal.user_id))
-                span.set_attribute("enduser.id", str(principal.user_id))
+                _identify(span, principal)
             status = await self._forward(
-                scope, receive, send, route.service, match.upstream_path, method,
-                forward, host, content_length, chunked, extra,
-            )  # fmt: skip
+                scope, receive, send, route.service, match.upstream_path, incoming, context
+            )
         except AppError as error:
             status = error.status
-            level = log.warning if status >= 500 or status == 429 else log.info
-            level("gateway_problem", status=status, method=method, path=path, detail=error.detail)
-            await send_problem(send, error, instance=path, headers=extra[:1])
-        except _ClientGone:
+            _log_problem(error, method, path)
+            await send_problem(send, error, instance=path, headers=context[:1])
+        except ClientGone:
             status = 499  # nginx's "client closed request"; nothing can be sent
         except Exception:  # a bug of ours: log it, answer a generic problem, never a traceback
             log.exception("gateway_unhandled_error", path=path, method=method)
             status = 500
-            error = InternalError("The gateway failed to handle the request.")
-            await send_problem(send, error, instance=path, headers=extra[:1])
+            internal = InternalError("The gateway failed to handle the request.")
+            await send_problem(send, internal, instance=path, headers=context[:1])
         finally:
-            span.set_attribute("http.route", route_label)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            span.end()
+            _end_span(span, route_label, status)
         self._observe(method, route_label, status, time.perf_counter() - start, path)
+
+    def _start_span(self, name: str, incoming: Incoming) -> Span:
+        """One SERVER span per request, parented on the caller's traceparent; its context goes
+        to the upstream as the new traceparent. Not made "current" (that costs as much again):
+        log lines get the trace id through the structlog context instead."""
+        carrier = incoming.trace_carrier()
+        return self.tracer.start_span(
+            name,
+            context=propagate.extract(carrier) if carrier else otel_context.Context(),
+            kind=SpanKind.SERVER,
+            record_exception=False,
+        )
+
+    def _admit(self, match: RouteMatch, path: str, incoming: Incoming) -> Route:
+        """The matched route, or the problem: 404, 405 (with `Allow`), 413 (declared length)."""
+        route = match.route
+        if route is None:
+            if match.allowed:
+                allow = ", ".join(sorted(match.allowed))
+                raise MethodNotAllowed(f"Use one of: {allow}.", headers={"Allow": allow})
+            raise NotFound(f"No API route {path}.")
+        length = incoming.content_length
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            raise self._too_large()
+        return route
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The body must not exceed {self.max_body_bytes} bytes.")
 
     async def _forward(
         self,
@@ -210,105 +161,59 @@ class Proxy:
         send: Send,
         service: str,
         upstream_path: str | None,
-        method: str,
-        headers: list[tuple[bytes, bytes]],
-        host: bytes,
-        content_length: bytes | None,
-        chunked: bool,
-        extra: list[tuple[bytes, bytes]],
+        incoming: Incoming,
+        context: Headers,
     ) -> int:
         """Streams the exchange; returns the status sent. Raises AppError only before answering."""
-        if upstream_path is None:
-            raw: bytes = scope.get("raw_path") or scope["path"].encode()
-            target = (
-                raw[len(_PREFIX_BYTES) :]
-                if raw.startswith(_PREFIX_BYTES)
-                else URL.build(path=scope["path"][len(API_PREFIX) :]).raw_path.encode()
-            )
-        else:
-            target = upstream_path.encode()
-        query: bytes = scope["query_string"]
-        if query:
-            target += b"?" + query
-        client = scope.get("client")
-        headers.extend(extra)
-        headers.append((b"x-forwarded-for", client[0].encode() if client else b""))
-        headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
-        headers.append((b"x-forwarded-prefix", _PREFIX_BYTES))  # what the upstream path lost
-        if host:
-            headers.append((b"x-forwarded-host", host))
-
-        too_large = False
-        data: bytes | AsyncIterator[bytes] | None = None
-        stream_length = None
-        if content_length is not None and content_length != b"0" or chunked:
-            message = await receive()
-            first: bytes = message.get("body", b"")
-            if not message.get("more_body", False):
-                if len(first) > self.max_body_bytes:
-                    raise PayloadTooLarge(f"The body must not exceed {self.max_body_bytes} bytes.")
-                data = first
-            else:
-                stream_length = content_length
-
-                async def body() -> AsyncIterator[bytes]:
-                    nonlocal too_large
-                    size = len(first)
-                    yield first
-                    while True:
-                        msg = await receive()
-                        if msg["type"] == "http.disconnect":
-                            raise _ClientGone
-                        chunk = msg.get("body", b"")
-                        size += len(chunk)
-                        if size > self.max_body_bytes:
-                            too_large = True
-                            raise _BodyTooLarge
-                        if chunk:
-                            yield chunk
-                        if not msg.get("more_body", False):
-                            return
-
-                data = body()
-
+        method: str = scope["method"]
+        headers = upstream_headers(scope, incoming, context)
+        body = self._request_body(await receive(), receive) if incoming.has_body else None
+        streamed = body if isinstance(body, StreamedBody) else None
         try:
-            resp = await self.pools[service].request(method, target, headers, data, stream_length)
-        except (UpstreamError, _BodyTooLarge) as exc:
-            if too_large:
-                raise PayloadTooLarge(
-                    f"The body must not exceed {self.max_body_bytes} bytes."
-                ) from None
+            resp = await self.pools[service].request(
+                method,
+                target(scope, upstream_path),
+                headers,
+                body,
+                incoming.content_length if streamed else None,
+            )
+        except (UpstreamError, BodyTooLarge) as exc:
+            if streamed is not None and streamed.too_large:
+                raise self._too_large() from None
             raise _upstream_problem(service, exc) from None
         try:
             status = resp.status
-            out = [h for h in resp.headers if h[0] not in _DROP_RESPONSE]
-            out.append(extra[0])  # x-request-id
+            head = {
+                "type": "http.response.start",
+                "status": status,
+                "headers": response_headers(resp.headers, context[0]),
+            }
             length = resp.content_length
+            content: bytes | None = None  # None: streamed
             if method == "HEAD" or status in (204, 304):
-                body_bytes = b""
+                content = b""
             elif length is not None and length <= _SMALL_BODY:
                 try:  # small body: read it all first, so a failure can still be a clean problem
-                    body_bytes = await resp.read()
+                    content = await resp.read()
                 except UpstreamError as exc:
                     raise _upstream_problem(service, exc) from None
+            await send(head)
+            if content is None:
+                await _stream_response(send, resp, service)
             else:
-                body_bytes = None
-            await send({"type": "http.response.start", "status": status, "headers": out})
-            if body_bytes is not None:
-                await send({"type": "http.response.body", "body": body_bytes})
-                return status
-            try:
-                async for chunk in resp.iter_chunks():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except UpstreamError as exc:
-                # The client already has a status line: all we can do is cut the stream. Returning
-                # without finishing makes the server close the connection, so it is seen as broken.
-                log.warning("upstream_stream_broken", upstream=service, error=repr(exc))
-                return status
-            await send({"type": "http.response.body", "body": b""})
+                await send({"type": "http.response.body", "body": content})
             return status
         finally:
             resp.release()
+
+    def _request_body(self, message: Message, receive: Receive) -> bytes | StreamedBody:
+        """The whole body when it came in one message, else the stream of its messages."""
+        first: bytes = message.get("body", b"")
+        if message.get("more_body", False):
+            return StreamedBody(first, receive, self.max_body_bytes)
+        if len(first) > self.max_body_bytes:
+            raise self._too_large()
+        return first
 
     def _observe(self, method: str, route: str, status: int, elapsed: float, path: str) -> None:
         key = (method, route, status)
@@ -323,13 +228,70 @@ class Proxy:
         children[1].observe(elapsed)
         if self.access_log:
             log.info(
-                "http_request", method=method, path=path, route=route, status=status,
+                "http_request",
+                method=method,
+                path=path,
+                route=route,
+                status=status,
                 duration_ms=round(elapsed * 1000, 2),
-            )  # fmt: skip
+            )
 
 
-class _ClientGone(Exception):
-    """The client disconnected while its body was being streamed."""
+def _context_headers(request_id: str, span: Span) -> Headers:
+    """X-Request-ID (first: it is echoed to the client too) and the span's trace context for the
+    upstream; binds both ids to this request's log lines."""
+    sc = span.get_span_context()
+    trace_id = f"{sc.trace_id:032x}"
+    headers = [
+        (b"x-request-id", request_id.encode("latin-1")),
+        (b"traceparent", f"00-{trace_id}-{sc.span_id:016x}-{sc.trace_flags:02x}".encode()),
+    ]
+    if sc.trace_state:
+        headers.append((b"tracestate", sc.trace_state.to_header().encode("latin-1")))
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
+    return headers
+
+
+def _refuse_if_limited(decision: Decision) -> None:
+    if not decision.allowed:
+        raise RateLimited(
+            f"Too many requests; retry in {decision.retry_after_s} s.",
+            headers={"Retry-After": str(decision.retry_after_s)},
+        )
+
+
+def _identify(span: Span, principal: Principal) -> None:
+    user_id = str(principal.user_id)
+    structlog.contextvars.bind_contextvars(user_id=user_id)
+    span.set_attribute("enduser.id", user_id)
+
+
+def _log_problem(error: AppError, method: str, path: str) -> None:
+    status = error.status
+    level = log.warning if status >= 500 or status == 429 else log.info
+    level("gateway_problem", status=status, method=method, path=path, detail=error.detail)
+
+
+def _end_span(span: Span, route_label: str, status: int) -> None:
+    span.set_attribute("http.route", route_label)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
+
+
+async def _stream_response(send: Send, resp: UpstreamResponse, service: str) -> None:
+    """Relays a large or unsized body chunk by chunk. The client already has a status line: if
+    the upstream breaks off, all that can be done is to cut the stream; returning without the
+    final message makes the server close the connection, so the client sees it broken."""
+    try:
+        async for chunk in resp.iter_chunks():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except UpstreamError as exc:
+        log.warning("upstream_stream_broken", upstream=service, error=repr(exc))
+        return
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _upstream_problem(service: str, exc: BaseException) -> AppError:

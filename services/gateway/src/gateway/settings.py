@@ -6,6 +6,7 @@ Upstream base URLs default from the route table (`routes.UPSTREAMS`); override o
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 from pydantic import Field
@@ -84,3 +85,8 @@ class GatewaySettings(ServiceSettings):
 
     def upstream_url(self, name: str, default: str) -> str:
         return self.upstream_urls.get(name, default).rstrip("/")
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    return GatewaySettings()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from urllib.parse import urlsplit
 
 import httptools
@@ -312,17 +312,17 @@ class UpstreamPool:
         method: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
-        body: bytes | AsyncIterator[bytes] | None = None,
+        body: bytes | AsyncIterable[bytes] | None = None,
         content_length: bytes | None = None,
     ) -> UpstreamResponse:
         """Sends the request and waits for the response head. `target` is path[?query], encoded."""
-        head = b"".join(
-            [
-                method.encode(), b" ", self.base_path, target, b" HTTP/1.1\r\n",
-                b"host: ", self.host_header, b"\r\n",
-                *[b"%s: %s\r\n" % h for h in headers],
-            ]
-        )  # fmt: skip
+        request_line = b"%s %s%s HTTP/1.1\r\nhost: %s\r\n" % (
+            method.encode(),
+            self.base_path,
+            target,
+            self.host_header,
+        )
+        head = b"".join([request_line, *[b"%s: %s\r\n" % h for h in headers]])
         if isinstance(body, bytes):
             head += b"content-length: %d\r\n\r\n" % len(body) + body
         elif body is None:
@@ -359,7 +359,7 @@ class UpstreamPool:
             try:
                 conn.transport.write(head)  # type: ignore[union-attr]
                 if hasattr(body, "__aiter__"):
-                    await self._stream_body(conn, body, chunked=content_length is None)  # type: ignore[arg-type]
+                    await self._stream_body(conn, body, chunked=content_length is None)
                 await conn.head
                 return UpstreamResponse(self, conn, method == "HEAD", self.read_timeout_s)
             except UpstreamProtocolError:
@@ -373,7 +373,7 @@ class UpstreamPool:
         raise AssertionError("unreachable")
 
     @staticmethod
-    async def _stream_body(conn: _Connection, body: AsyncIterator[bytes], *, chunked: bool) -> None:
+    async def _stream_body(conn: _Connection, body: AsyncIterable[bytes], *, chunked: bool) -> None:
         write = conn.transport.write  # type: ignore[union-attr]
         async for chunk in body:
             if conn.closed:

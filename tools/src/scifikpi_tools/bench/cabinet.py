@@ -22,6 +22,8 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -48,6 +50,22 @@ class Bench:
     def __init__(self, client: httpx.AsyncClient, producer: AIOKafkaProducer) -> None:
         self.client, self.producer = client, producer
 
+    @classmethod
+    @asynccontextmanager
+    async def on(cls, stack: dict[str, Any]) -> AsyncIterator[Bench]:
+        """A bench on a running stack (`separate_stack`): a producer on its broker and a client
+        of its gateway with room for every flow at once."""
+        producer = AIOKafkaProducer(bootstrap_servers=stack["kafka_bootstrap_servers"])
+        await producer.start()
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        try:
+            async with httpx.AsyncClient(
+                base_url=stack["gateway_url"], timeout=30, limits=limits
+            ) as client:
+                yield cls(client, producer)
+        finally:
+            await producer.stop()
+
     async def publish(self, event: PaymentSucceeded) -> None:
         envelope = Envelope.wrap(event, producer="payments")
         await self.producer.send_and_wait(
@@ -57,10 +75,16 @@ class Bench:
     async def paid(self, user_id: uuid.UUID, purpose: str, amount: int, **extra: Any) -> None:
         await self.publish(
             PaymentSucceeded(
-                user_id=user_id, payment_id=uuid.uuid4(), purpose=purpose, provider="stripe",
-                amount_minor=amount, currency="USD", succeeded_at=utcnow(), **extra,
+                user_id=user_id,
+                payment_id=uuid.uuid4(),
+                purpose=purpose,
+                provider="stripe",
+                amount_minor=amount,
+                currency="USD",
+                succeeded_at=utcnow(),
+                **extra,
             )
-        )  # fmt: skip
+        )
 
     async def active_user(self) -> tuple[uuid.UUID, str]:
         """Register, deposit USD 10.00 (PaymentSucceeded), wait for activation; (id, token)."""
@@ -68,11 +92,14 @@ class Bench:
         r = await self.client.post(
             f"{API}/auth/register",
             json={
-                "account_type": "individual", "email": email, "password": PASSWORD,
-                "country": "US", "full_name": "Bench User",
+                "account_type": "individual",
+                "email": email,
+                "password": PASSWORD,
+                "country": "US",
+                "full_name": "Bench User",
                 "initial_deposit": {"amount_minor": 1000, "currency": "USD"},
             },
-        )  # fmt: skip
+        )
         r.raise_for_status()
         body = r.json()
         user_id = uuid.UUID(body["user"]["id"])
@@ -94,15 +121,17 @@ class Bench:
         r.raise_for_status()
         session = r.json()
         r = await self.client.post(
-            f"{API}/mining/acceleration/quote", json={"seconds": session["duration_s"]},
+            f"{API}/mining/acceleration/quote",
+            json={"seconds": session["duration_s"]},
             headers=headers,
-        )  # fmt: skip
+        )
         if r.status_code == 422:  # a second has passed: quote what remains
             remaining = (await self.client.get(f"{API}/mining/status", headers=headers)).json()
             r = await self.client.post(
-                f"{API}/mining/acceleration/quote", json={"seconds": remaining["remaining_s"]},
+                f"{API}/mining/acceleration/quote",
+                json={"seconds": remaining["remaining_s"]},
                 headers=headers,
-            )  # fmt: skip
+            )
         r.raise_for_status()
         return {**r.json(), "target_points": session["target_points"]}
 
@@ -156,22 +185,13 @@ async def _chain(bench: Bench, users: list[tuple[Any, ...]], rate: float) -> lis
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     n = int(args.rate * args.duration)
     async with separate_stack(STACK_ENV) as stack:
-        producer = AIOKafkaProducer(bootstrap_servers=stack["kafka_bootstrap_servers"])
-        await producer.start()
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        try:
-            async with httpx.AsyncClient(
-                base_url=stack["gateway_url"], timeout=30, limits=limits
-            ) as client:
-                bench = Bench(client, producer)
-                print(f"preparing {n + WARMUP} users (register, deposit, start, quote)...")
-                users = await _prepare(bench, n + WARMUP)
-                await _settle(bench, users[:WARMUP])
-                latencies = await _chain(bench, users[WARMUP:], args.rate)
-                _, reader_token = await bench.active_user()
-                await bench.started_with_quote(reader_token)
-        finally:
-            await producer.stop()
+        async with Bench.on(stack) as bench:
+            print(f"preparing {n + WARMUP} users (register, deposit, start, quote)...")
+            users = await _prepare(bench, n + WARMUP)
+            await _settle(bench, users[:WARMUP])
+            latencies = await _chain(bench, users[WARMUP:], args.rate)
+            _, reader_token = await bench.active_user()
+            await bench.started_with_quote(reader_token)
         status = direct = None
         if shutil.which("wrk"):
             through = f"{stack['gateway_url']}{API}/mining/status"
@@ -187,17 +207,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
     return {
         "chain": {
-            "flows": len(latencies), "rate_per_s": args.rate,
-            "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
-            "max_ms": latencies[-1], "target_p99_ms": TARGET_P99_MS,
+            "flows": len(latencies),
+            "rate_per_s": args.rate,
+            "p50_ms": percentile(latencies, 0.5),
+            "p99_ms": percentile(latencies, 0.99),
+            "max_ms": latencies[-1],
+            "target_p99_ms": TARGET_P99_MS,
         },
-        "mining_status": None if status is None or direct is None else {
-            "rps": status.rps, "p50_ms": status.p50_ms, "p99_ms": status.p99_ms,
-            "errors": status.errors, "connections": args.connections,
-            "direct": {"rps": direct.rps, "p50_ms": direct.p50_ms, "p99_ms": direct.p99_ms,
-                       "errors": direct.errors},
+        "mining_status": None
+        if status is None or direct is None
+        else {
+            "rps": status.rps,
+            "p50_ms": status.p50_ms,
+            "p99_ms": status.p99_ms,
+            "errors": status.errors,
+            "connections": args.connections,
+            "direct": {
+                "rps": direct.rps,
+                "p50_ms": direct.p50_ms,
+                "p99_ms": direct.p99_ms,
+                "errors": direct.errors,
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

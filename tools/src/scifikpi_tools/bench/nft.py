@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from scifikpi_tools.bench.cabinet import API, PASSWORD, Bench
 from scifikpi_tools.bench.stackproc import separate_stack
@@ -52,11 +51,20 @@ async def _admin_token(client: httpx.AsyncClient, database_url: str) -> str:
     email = f"bench.admin.{uuid.uuid4().hex[:12]}@example.com"
     made = await asyncio.to_thread(
         subprocess.run,
-        [str(Path(sys.executable).parent / "auth-admin"), "create-admin", "--email", email,
-         "--password-stdin"],
-        input=PASSWORD + "\n", capture_output=True, text=True, check=False, timeout=60,
+        [
+            str(Path(sys.executable).parent / "auth-admin"),
+            "create-admin",
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
         env={**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "local"},
-    )  # fmt: skip
+    )
     if made.returncode != 0:
         raise RuntimeError(f"auth-admin create-admin failed: {made.stderr}")
     r = await client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD})
@@ -70,11 +78,13 @@ async def _item(client: httpx.AsyncClient, database_url: str, supply: int) -> st
     r = await client.post(
         f"{API}/admin/nft/catalog",
         json={
-            "name": "Bench Probe", "image_url": "https://cdn.example.com/nft/probe.png",
-            "price_points": "0.000001", "supply_total": supply,
+            "name": "Bench Probe",
+            "image_url": "https://cdn.example.com/nft/probe.png",
+            "price_points": "0.000001",
+            "supply_total": supply,
         },
         headers={"Authorization": f"Bearer {token}"},
-    )  # fmt: skip
+    )
     r.raise_for_status()
     return str(r.json()["id"])
 
@@ -83,9 +93,10 @@ async def _purchase(client: httpx.AsyncClient, token: str, item_id: str) -> floa
     headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
     r = await client.post(
-        f"{API}/nft/purchases", json={"catalog_item_id": item_id},
+        f"{API}/nft/purchases",
+        json={"catalog_item_id": item_id},
         headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
-    )  # fmt: skip
+    )
     r.raise_for_status()
     purchase_id = r.json()["id"]
     deadline = started + 60
@@ -102,46 +113,37 @@ async def _purchase(client: httpx.AsyncClient, token: str, item_id: str) -> floa
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     n = int(args.rate * args.duration)
-    async with separate_stack(STACK_ENV) as stack:
-        producer = AIOKafkaProducer(bootstrap_servers=stack["kafka_bootstrap_servers"])
-        await producer.start()
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        try:
-            async with httpx.AsyncClient(
-                base_url=stack["gateway_url"], timeout=30, limits=limits
-            ) as client:
-                bench = Bench(client, producer)
-                gate = asyncio.Semaphore(8)
+    async with separate_stack(STACK_ENV) as stack, Bench.on(stack) as bench:
+        client = bench.client
+        gate = asyncio.Semaphore(8)
 
-                async def buyer() -> str:
-                    async with gate:
-                        return await _buyer(bench)
+        async def buyer() -> str:
+            async with gate:
+                return await _buyer(bench)
 
-                print(f"preparing {n + WARMUP} buyers (register, deposit, mine)...")
-                buyers = await asyncio.gather(*(buyer() for _ in range(n + WARMUP)))
-                item_id = await _item(client, stack["database_url"], n + WARMUP)
-                for i, token in enumerate(buyers[:WARMUP]):
-                    took = await _purchase(client, token, item_id)
-                    if took < SETTLED_MS:
-                        print(f"saga settled after {i + 1} warm-up purchase(s) ({took:.0f} ms)")
-                        break
+        print(f"preparing {n + WARMUP} buyers (register, deposit, mine)...")
+        buyers = await asyncio.gather(*(buyer() for _ in range(n + WARMUP)))
+        item_id = await _item(client, stack["database_url"], n + WARMUP)
+        for i, token in enumerate(buyers[:WARMUP]):
+            took = await _purchase(client, token, item_id)
+            if took < SETTLED_MS:
+                print(f"saga settled after {i + 1} warm-up purchase(s) ({took:.0f} ms)")
+                break
 
-                async def at(delay: float, token: str) -> float:
-                    await asyncio.sleep(delay)
-                    return await _purchase(client, token, item_id)
+        async def at(delay: float, token: str) -> float:
+            await asyncio.sleep(delay)
+            return await _purchase(client, token, item_id)
 
-                latencies = sorted(
-                    await asyncio.gather(
-                        *(at(i / args.rate, t) for i, t in enumerate(buyers[WARMUP:]))
-                    )
-                )
-        finally:
-            await producer.stop()
+        latencies = sorted(
+            await asyncio.gather(*(at(i / args.rate, t) for i, t in enumerate(buyers[WARMUP:])))
+        )
     return {
-        "purchases": len(latencies), "rate_per_s": args.rate,
-        "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+        "purchases": len(latencies),
+        "rate_per_s": args.rate,
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
         "max_ms": latencies[-1],
-    }  # fmt: skip
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

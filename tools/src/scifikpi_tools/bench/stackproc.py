@@ -28,9 +28,14 @@ async def separate_stack(extra_env: dict[str, str]) -> AsyncIterator[dict[str, A
     child process."""
     tmp = tempfile.mkdtemp(prefix="bench-stack-")
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", __name__, tmp, json.dumps(extra_env),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        __name__,
+        tmp,
+        json.dumps(extra_env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert child.stdout is not None and child.stdin is not None
     try:
         line = await asyncio.wait_for(child.stdout.readline(), 300)

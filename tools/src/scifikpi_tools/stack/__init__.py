@@ -1,6 +1,6 @@
 """The local stack: `make run` (or `scifikpi-stack`, `python -m scifikpi_tools.stack`).
 
-Starts everything on a machine with nothing but Python (DESIGN §3):
+Starts everything on a machine with nothing but Python and uv (the root README.md):
 
 1. Postgres: `DATABASE_URL` if set, else embedded PostgreSQL with its data in `./.local/pgdata`
    (kept across runs); the database (`scifikpi`) is created if missing;
@@ -18,6 +18,12 @@ Tests start the same stack programmatically, on free ports and in a temporary di
 
     async with LocalStack.for_tests(tmp_path) as stack:
         httpx.get(stack.gateway_url + "/readyz")
+
+`launcher.LocalStack` runs the steps in that order; each lives in its own module: `addresses`
+(ports, URLs), `infrastructure` (Postgres, the broker, topics), `children` (stand-ins,
+migrations, service processes), `environment` (each child's environment and command line,
+`stack.env`), `readiness` (/readyz, the banner), `workspace` (the root, console scripts,
+`StackError`); `cli` is the command line.
 """
 
 from scifikpi_tools.stack.cli import main

@@ -1,4 +1,5 @@
-"""Payment-provider stand-ins for the local stack and the tests (DESIGN §3, issue 3 item 7).
+"""Payment-provider stand-ins for the local stack and the tests: a machine with nothing but
+Python runs every payment flow offline (the root README.md, docs/payments-local.md).
 
 Every stand-in is reached by the same client code as production, only with another base URL:
 

@@ -37,11 +37,10 @@ from typing import IO
 
 import httpx
 
-from scifikpi_tools.standins.process import HOST, StandinHandle, spawn
+from scifikpi_tools.standins.process import HOST, LOOPBACK, StandinHandle, serve, spawn
 
 MODULE = "scifikpi_tools.standins.localstripe"
 DEFAULT_WEBHOOK_ID = "scifikpi"
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 # ------------------------------------------------------------------------------- client side
@@ -167,7 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 
     _use_state_file(args.state_file)
-    from aiohttp import web
     from localstripe.resources import store
     from localstripe.server import app
     from localstripe.webhooks import register_webhook as register_locally
@@ -178,14 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.webhook_id, args.webhook_url, args.webhook_secret, args.webhook_event or None
         )
         print(f"localstripe: webhook {args.webhook_id!r} -> {args.webhook_url}", flush=True)
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=logging.getLogger("aiohttp.access"),
-        print=lambda text: print(text, flush=True),
-    )
-    return 0
+    return serve(app, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,13 @@ class Wallet:
     @classmethod
     def from_key(cls, key: SigningKey) -> Wallet:
         data = (
-            begin_cell().store_uint(0, 32).store_uint(WALLET_ID, 32)
-            .store_bytes(bytes(key.verify_key)).store_bit(0).end_cell()
-        )  # fmt: skip
+            begin_cell()
+            .store_uint(0, 32)
+            .store_uint(WALLET_ID, 32)
+            .store_bytes(bytes(key.verify_key))
+            .store_bit(0)
+            .end_cell()
+        )
         state_init = StateInit(code=WALLET_V4_R2_CODE, data=data)
         address = Address((0, state_init.serialize().hash))
         return cls(key, address, base64.b64encode(state_init.serialize().to_boc()).decode())
@@ -64,10 +68,14 @@ class Wallet:
         ts = int(time.time()) if timestamp is None else timestamp
         d = domain.encode()
         message = (
-            b"ton-proof-item-v2/" + self.address.wc.to_bytes(4, "big", signed=True)
-            + self.address.hash_part + len(d).to_bytes(4, "little") + d
-            + ts.to_bytes(8, "little") + payload.encode()
-        )  # fmt: skip
+            b"ton-proof-item-v2/"
+            + self.address.wc.to_bytes(4, "big", signed=True)
+            + self.address.hash_part
+            + len(d).to_bytes(4, "little")
+            + d
+            + ts.to_bytes(8, "little")
+            + payload.encode()
+        )
         digest = hashlib.sha256(
             b"\xff\xff" + b"ton-connect" + hashlib.sha256(message).digest()
         ).digest()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from scifikpi_tools.standins import DEV_YOOKASSA_SECRET_KEY, DEV_YOOKASSA_SHOP_ID, YOOKASSA_PORT
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+from scifikpi_tools.standins.process import LOOPBACK, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,11 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     delays = [int(d) for d in args.retry_delays_ms.split(",") if d.strip()]
 
-    from aiohttp import web
-
     from scifikpi_tools.standins.yookassa.app import build_app
 
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     public = args.public_url or f"http://{args.host}:{args.port}"
     app = build_app(args.shop_id, args.secret_key, public, args.webhook_url, delays)
     print(
@@ -58,14 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"webhook {args.webhook_url or '(none yet)'}",
         flush=True,
     )
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=logging.getLogger("aiohttp.access"),
-        print=lambda text: print(text, flush=True),
-    )
-    return 0
+    return serve(app, args.host, args.port)
 
 
 if __name__ == "__main__":

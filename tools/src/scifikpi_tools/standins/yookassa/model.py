@@ -1,269 +1,38 @@
-"""The fake's state: payments, refunds, idempotence keys; YooKassa's rules and response shapes.
+"""The fake's state: payments, refunds, idempotence keys, and how each request changes them.
 
-No I/O here: `app.py` turns HTTP into calls, `notifier.py` delivers the notifications that the
-state changes return. Shapes follow the YooKassa API v3 reference (payment and refund objects,
-`{"type": "error", "id", "code", "description", "parameter"}` errors).
+No I/O here: `api.py` and `control_api.py` turn HTTP into calls, `notifier.py` delivers the
+notifications that the state changes return. The values and rules are `values.py`, the objects
+and their API shapes `objects.py`.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 import re
-import secrets
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import datetime, timedelta
 from typing import Any
 
-#: currencies YooKassa accepts in `amount.currency` (ISO 4217, all with two decimals)
-CURRENCIES = frozenset(
-    {
-        "RUB",
-        "USD",
-        "EUR",
-        "BYN",
-        "CNY",
-        "KZT",
-        "UAH",
-        "UZS",
-        "TRY",
-        "INR",
-        "MDL",
-        "AZN",
-        "AMD",
-        "GBP",
-        "CHF",
-        "SEK",
-        "PLN",
-        "KGS",
-        "TJS",
-        "GEL",
-    }
+from scifikpi_tools.standins.yookassa.objects import Events, Payment, Refund, Saved
+from scifikpi_tools.standins.yookassa.values import (
+    DESCRIPTION_MAX,
+    IDEMPOTENCE_KEY_MAX,
+    ApiError,
+    fingerprint,
+    invalid,
+    money,
+    now,
+    object_id,
+    parse_amount,
+    parse_metadata,
 )
-AMOUNT_RE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
-IDEMPOTENCE_KEY_MAX = 64
-DESCRIPTION_MAX = 128
-METADATA_MAX_KEYS = 16
-METADATA_KEY_MAX = 32
-METADATA_VALUE_MAX = 512
+
 #: a card payment authorised with capture=false must be captured within 7 days
 CAPTURE_WINDOW = timedelta(days=7)
-#: what a test shop's income is after the provider fee (shown in `income_amount`)
-FEE_RATE = Decimal("0.035")
-GATEWAY_ID = "100700"
 
 PAYMENT_EVENTS = {
     "succeeded": "payment.succeeded",
     "waiting_for_capture": "payment.waiting_for_capture",
     "canceled": "payment.canceled",
 }
-
-
-class ApiError(Exception):
-    """A YooKassa error answer: HTTP status and `{"type": "error", ...}` body."""
-
-    def __init__(
-        self, status: int, code: str, description: str, parameter: str | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.code = code
-        self.description = description
-        self.parameter = parameter
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": "error",
-            "id": str(uuid.uuid4()),
-            "code": self.code,
-            "description": self.description,
-        }
-        if self.parameter:
-            body["parameter"] = self.parameter
-        return body
-
-
-def invalid(description: str, parameter: str | None = None) -> ApiError:
-    return ApiError(400, "invalid_request", description, parameter)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """YooKassa's timestamps: UTC, milliseconds, `Z` (`2019-01-22T14:30:45.129Z`)."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def object_id() -> str:
-    """Ids shaped like YooKassa's (`23d93e97-000f-5000-9000-145f6df21d6f`)."""
-    head = secrets.token_hex(4)
-    variant = secrets.choice("89ab")
-    return f"{head}-000f-5000-{variant}000-{secrets.token_hex(6)}"
-
-
-def money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
-def parse_amount(raw: Any, parameter: str = "amount") -> tuple[Decimal, str]:
-    """`{"value": "10.00", "currency": "RUB"}` -> (Decimal("10.00"), "RUB"), or ApiError 400."""
-    if not isinstance(raw, dict):
-        raise invalid("Amount must be an object with value and currency", parameter)
-    value, currency = raw.get("value"), raw.get("currency")
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise invalid("Amount value is missing or not a decimal string", f"{parameter}.value")
-    text = value if isinstance(value, str) else repr(value)
-    if not AMOUNT_RE.match(text):
-        raise invalid(
-            f"Invalid amount value {text!r}: a decimal with at most 2 fraction digits, "
-            "a dot as the separator",
-            f"{parameter}.value",
-        )
-    try:
-        amount = Decimal(text)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes it
-        raise invalid(f"Invalid amount value {text!r}", f"{parameter}.value") from exc
-    if amount <= 0:
-        raise invalid("Amount value must be greater than 0", f"{parameter}.value")
-    if not isinstance(currency, str) or currency not in CURRENCIES:
-        raise invalid(f"Unsupported currency {currency!r}", f"{parameter}.currency")
-    return amount.quantize(Decimal("0.01")), currency
-
-
-def parse_metadata(raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise invalid("Metadata must be an object", "metadata")
-    if len(raw) > METADATA_MAX_KEYS:
-        raise invalid(f"Metadata has more than {METADATA_MAX_KEYS} keys", "metadata")
-    out: dict[str, str] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str) or not key or len(key) > METADATA_KEY_MAX:
-            raise invalid(f"Metadata key {key!r} is empty or too long", "metadata")
-        if value is None:
-            continue
-        if not isinstance(value, (str, int, float, bool)) or len(str(value)) > METADATA_VALUE_MAX:
-            raise invalid(f"Metadata value of {key!r} is not a short string", "metadata")
-        out[key] = value if isinstance(value, str) else json.dumps(value)
-    return out
-
-
-def fingerprint(method: str, path: str, body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
-
-
-@dataclass
-class Payment:
-    id: str
-    amount: Decimal
-    currency: str
-    capture: bool
-    description: str | None
-    metadata: dict[str, str]
-    confirmation: dict[str, Any] | None
-    created_at: datetime
-    shop_id: str
-    status: str = "pending"
-    captured_at: datetime | None = None
-    expires_at: datetime | None = None
-    cancellation_details: dict[str, str] | None = None
-    payment_method: dict[str, Any] | None = None
-    refunded: Decimal = Decimal("0.00")
-    authorized: Decimal | None = None
-
-    @property
-    def paid(self) -> bool:
-        return self.status in {"waiting_for_capture", "succeeded"}
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.amount - self.refunded
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "status": self.status,
-            "paid": self.paid,
-            "amount": {"value": money(self.amount), "currency": self.currency},
-        }
-        if self.status == "succeeded":
-            income = self.amount - (self.amount * FEE_RATE)
-            out["income_amount"] = {"value": money(income), "currency": self.currency}
-        if self.description is not None:
-            out["description"] = self.description
-        out["recipient"] = {"account_id": self.shop_id, "gateway_id": GATEWAY_ID}
-        if self.payment_method is not None:
-            out["payment_method"] = copy.deepcopy(self.payment_method)
-        if self.captured_at is not None:
-            out["captured_at"] = iso(self.captured_at)
-        out["created_at"] = iso(self.created_at)
-        if self.expires_at is not None and self.status == "waiting_for_capture":
-            out["expires_at"] = iso(self.expires_at)
-        if self.confirmation is not None and self.status == "pending":
-            out["confirmation"] = copy.deepcopy(self.confirmation)
-        out["test"] = True
-        if self.refunded > 0:
-            out["refunded_amount"] = {"value": money(self.refunded), "currency": self.currency}
-        out["refundable"] = self.status == "succeeded" and self.remaining > 0
-        out["metadata"] = dict(self.metadata)
-        if self.cancellation_details is not None:
-            out["cancellation_details"] = dict(self.cancellation_details)
-        if self.paid:
-            out["authorization_details"] = {
-                "rrn": self.id.replace("-", "")[:12],
-                "auth_code": self.id.replace("-", "")[-6:],
-                "three_d_secure": {"applied": False},
-            }
-        return out
-
-
-@dataclass
-class Refund:
-    id: str
-    payment_id: str
-    amount: Decimal
-    currency: str
-    created_at: datetime
-    description: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    status: str = "succeeded"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "payment_id": self.payment_id,
-            "status": self.status,
-            "created_at": iso(self.created_at),
-            "amount": {"value": money(self.amount), "currency": self.currency},
-        }
-        if self.description is not None:
-            out["description"] = self.description
-        if self.metadata:
-            out["metadata"] = dict(self.metadata)
-        return out
-
-
-@dataclass
-class Saved:
-    """A stored answer to an idempotent POST."""
-
-    fingerprint: str
-    status: int
-    body: dict[str, Any]
-    at: datetime
-
-
-#: (event name, object snapshot) pairs a state change produces, for the notifier
-Events = list[tuple[str, dict[str, Any]]]
 
 
 class Shop:
@@ -396,11 +165,27 @@ class Shop:
             out["next_cursor"] = str(start + limit)
         return out
 
-    def pay(self, payment_id: str) -> Events:
-        """The customer pays: pending -> succeeded (capture=true) or waiting_for_capture."""
+    def _pending(self, payment_id: str) -> Payment:
+        """The payment, still waiting for the customer (409 otherwise)."""
         payment = self.payment(payment_id)
         if payment.status != "pending":
             raise ApiError(409, "conflict", f"payment is {payment.status}, not pending")
+        return payment
+
+    def _authorized(self, payment_id: str, action: str) -> Payment:
+        """The payment, authorised and waiting for the shop to `action` it (400 otherwise)."""
+        payment = self.payment(payment_id)
+        if payment.status != "waiting_for_capture":
+            raise invalid(
+                f"Payment {payment_id} is in status {payment.status}; only a payment in "
+                f"waiting_for_capture can be {action}",
+                "payment_id",
+            )
+        return payment
+
+    def pay(self, payment_id: str) -> Events:
+        """The customer pays: pending -> succeeded (capture=true) or waiting_for_capture."""
+        payment = self._pending(payment_id)
         payment.payment_method = {
             "type": "bank_card",
             "id": payment.id,
@@ -429,21 +214,13 @@ class Shop:
         self, payment_id: str, reason: str = "expired_on_confirmation", party: str = "yoo_money"
     ) -> Events:
         """The customer gives up or the bank declines: pending -> canceled."""
-        payment = self.payment(payment_id)
-        if payment.status != "pending":
-            raise ApiError(409, "conflict", f"payment is {payment.status}, not pending")
+        payment = self._pending(payment_id)
         payment.status = "canceled"
         payment.cancellation_details = {"party": party, "reason": reason}
         return [("payment.canceled", payment.to_json())]
 
     def capture(self, payment_id: str, body: Any) -> tuple[Payment, Events]:
-        payment = self.payment(payment_id)
-        if payment.status != "waiting_for_capture":
-            raise invalid(
-                f"Payment {payment_id} is in status {payment.status}; only a payment in "
-                "waiting_for_capture can be captured",
-                "payment_id",
-            )
+        payment = self._authorized(payment_id, "captured")
         if isinstance(body, dict) and body.get("amount") is not None:
             amount, currency = parse_amount(body["amount"])
             if currency != payment.currency:
@@ -456,13 +233,7 @@ class Shop:
         return payment, [("payment.succeeded", payment.to_json())]
 
     def merchant_cancel(self, payment_id: str) -> tuple[Payment, Events]:
-        payment = self.payment(payment_id)
-        if payment.status != "waiting_for_capture":
-            raise invalid(
-                f"Payment {payment_id} is in status {payment.status}; only a payment in "
-                "waiting_for_capture can be canceled",
-                "payment_id",
-            )
+        payment = self._authorized(payment_id, "canceled")
         payment.status = "canceled"
         payment.cancellation_details = {"party": "merchant", "reason": "canceled_by_merchant"}
         return payment, [("payment.canceled", payment.to_json())]

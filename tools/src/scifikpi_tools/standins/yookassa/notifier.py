@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from scifikpi_tools.standins.yookassa.model import iso, now
+from scifikpi_tools.standins.yookassa.values import iso, now
 
 MODES = ("deliver", "drop", "hold")
 

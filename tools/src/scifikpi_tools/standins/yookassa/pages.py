@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from scifikpi_tools.standins.yookassa.model import Payment, money
+from scifikpi_tools.standins.yookassa.objects import Payment
+from scifikpi_tools.standins.yookassa.values import money
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;padding:40px}
