@@ -37,148 +37,21 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import orjson
-import stripe
 from aiokafka import AIOKafkaConsumer
 from scifikpi_common.migrations import upgrade
 from scifikpi_tools.bench.support import percentile, postgres_server
-from scifikpi_tools.localinfra import (
-    drop_database,
-    ensure_database,
-    ensure_topics,
-    free_port,
-    parent_death_signal,
-    start_tansu,
-    stop_process,
-    wait_for_port,
-    with_database,
+from scifikpi_tools.localinfra import drop_database, ensure_database, with_database
+from webhook_stack import (
+    SERVICE_DIR,
+    TOPIC,
+    drain,
+    seed,
+    signed,
+    stages,
+    start_broker,
+    start_processes,
 )
-
-SERVICE_DIR = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
-SECRET = "whsec_payments_benchmark"  # noqa: S105 - a throwaway secret for a throwaway stack
-TOPIC = "payments.payment.v1"
-
-
-# ------------------------------------------------------------------------------ the stack
-
-
-async def _broker(stack: AsyncExitStack) -> str:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        broker = start_tansu()
-        stack.callback(broker.stop)
-        bootstrap = broker.bootstrap
-    await ensure_topics(bootstrap, [TOPIC, f"{TOPIC}.dlq"])
-    return bootstrap
-
-
-def _spawn(script: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    path = Path(sys.executable).with_name(script)
-    module = script.replace("payments-", "run_")
-    command = (
-        [str(path)]
-        if path.exists()
-        else [sys.executable, "-c", f"from payments.main import {module}; {module}()"]
-    )
-    log = log_path.open("wb")
-    return subprocess.Popen(  # noqa: S603 - our own entry points
-        command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=parent_death_signal
-    )
-
-
-async def _start_processes(
-    stack: AsyncExitStack, database_url: str, bootstrap: str, name: str
-) -> tuple[str, dict[str, Path]]:
-    api_port = free_port(HOST)
-    base_env = {
-        **os.environ,
-        "ENVIRONMENT": "local",
-        "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "LOG_LEVEL": "WARNING",
-        "PAYMENTS_STRIPE_WEBHOOK_SECRET": SECRET,
-        "PAYMENTS_HTTP_HOST": HOST,
-        "PAYMENTS_HTTP_PORT": str(api_port),
-        # the seeded payments are not at any provider: keep reconciliation away from them
-        "PAYMENTS_RECONCILE_MIN_AGE_S": "86400",
-        "PAYMENTS_DB_POOL_SIZE": "20",
-    }
-    logs: dict[str, Path] = {}
-    for script in ("payments-api", "payments-scheduler", "payments-relay"):
-        env = {**base_env, "PAYMENTS_METRICS_PORT": str(free_port(HOST))}
-        logs[script] = Path(tempfile.gettempdir()) / f"{name}-{script}.log"
-        process = _spawn(script, env, logs[script])
-        stack.callback(stop_process, process)
-    try:
-        await asyncio.to_thread(wait_for_port, HOST, api_port, 30.0)
-    except Exception:
-        for path in logs.values():
-            print(path.read_text(errors="replace")[-2000:], file=sys.stderr)
-        raise
-    return f"http://{HOST}:{api_port}", logs
-
-
-async def _seed(database_url: str, count: int, prefix: str) -> list[tuple[str, str, str]]:
-    """`count` pending Stripe payments; returns (payment id, user id, PaymentIntent id)."""
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        rows = await conn.fetch(
-            """
-            INSERT INTO payments.payments (id, user_id, idempotency_key, request_fingerprint,
-                purpose, provider, amount_minor, currency, status, provider_payment_id,
-                provider_status, next_check_at)
-            SELECT gen_random_uuid(), gen_random_uuid(), 'bench-' || g, 'bench', 'topup',
-                   'stripe', 1000, 'USD', 'pending', $1 || g, 'requires_payment_method',
-                   now() + interval '1 day'
-            FROM generate_series(1, $2) AS g
-            RETURNING id::text, user_id::text, provider_payment_id
-            """,
-            f"pi_{prefix}_",
-            count,
-        )
-    finally:
-        await conn.close()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def _signed(payment: tuple[str, str, str]) -> tuple[bytes, dict[str, str]]:
-    payment_id, user_id, pi_id = payment
-    event = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "api_version": "2017-08-15",
-        "created": int(time.time()),
-        "type": "payment_intent.succeeded",
-        "livemode": False,
-        "data": {
-            "object": {
-                "id": pi_id, "object": "payment_intent", "amount": 1000, "currency": "usd",
-                "status": "succeeded", "client_secret": f"{pi_id}_secret_bench",
-                "metadata": {"payment_id": payment_id, "user_id": user_id, "purpose": "topup"},
-            }
-        },
-    }  # fmt: skip
-    body = orjson.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
-    return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
-
-
-async def _backlog(database_url: str) -> tuple[int, int]:
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        events = await conn.fetchval(
-            "SELECT count(*) FROM payments.provider_events WHERE processed_at IS NULL"
-        )
-        outbox = await conn.fetchval(
-            "SELECT count(*) FROM payments.outbox WHERE published_at IS NULL"
-        )
-    finally:
-        await conn.close()
-    return int(events), int(outbox)
-
 
 # ------------------------------------------------------------------------------ phases
 
@@ -187,7 +60,7 @@ async def _throughput(
     base: str, payments: list[tuple[str, str, str]], concurrency: int, duration_s: float
 ) -> dict[str, Any]:
     # Sign up front (each body is distinct and valid for 300 s) so the clients only send.
-    requests = [_signed(p) for p in payments]
+    requests = [signed(p) for p in payments]
     next_index = 0
     ok = 0
     latencies: list[float] = []
@@ -265,7 +138,7 @@ async def _throughput_wrk(
         with data.open("w") as out:
             out.write("bodies = {}\nsigs = {}\n")
             for i, payment in enumerate(payments, start=1):
-                body, headers = _signed(payment)
+                body, headers = signed(payment)
                 out.write(f"bodies[{i}] = {json.dumps(body.decode())}\n")
                 out.write(f"sigs[{i}] = {json.dumps(headers['Stripe-Signature'])}\n")
         script = Path(tmp) / "webhooks.lua"
@@ -273,10 +146,23 @@ async def _throughput_wrk(
         threads = 2
         result = await asyncio.to_thread(
             subprocess.run,
-            [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{duration_s:.0f}s", "-s", str(script),
-             base, "--", str(threads), str(data)],
-            capture_output=True, text=True, check=True, timeout=duration_s + 120,
-        )  # fmt: skip
+            [
+                wrk,
+                f"-t{threads}",
+                f"-c{concurrency}",
+                f"-d{duration_s:.0f}s",
+                "-s",
+                str(script),
+                base,
+                "--",
+                str(threads),
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=duration_s + 120,
+        )
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("WRK "))
     requests, duration_us, sock_errors, status_errors, p50, p99, _ = map(int, line.split()[1:])
     accepted = requests - status_errors - sock_errors
@@ -290,15 +176,6 @@ async def _throughput_wrk(
         "accepted_per_s": accepted / seconds,
         "ack_latency_ms": {"p50": p50 / 1000, "p99": p99 / 1000},
     }
-
-
-async def _drain(database_url: str, timeout_s: float) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout_s:
-        if await _backlog(database_url) == (0, 0):
-            return time.perf_counter() - started
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"backlog not drained in {timeout_s}s: {await _backlog(database_url)}")
 
 
 async def _latency(
@@ -331,7 +208,7 @@ async def _latency(
                     if envelope["event_type"] == "PaymentSucceeded" and pid in wanted:
                         seen_at.setdefault(pid, now)
 
-    requests = [(p[0], *_signed(p)) for p in payments]
+    requests = [(p[0], *signed(p)) for p in payments]
     errors = 0
     reader = asyncio.create_task(consume())
     try:
@@ -372,30 +249,6 @@ async def _latency(
     }
 
 
-async def _stages(database_url: str, payment_ids: list[str]) -> dict[str, Any]:
-    """Where the time went, from the database's own clock: stored -> processed (scheduler),
-    outbox row -> published (relay)."""
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        scheduler = await conn.fetch(
-            "SELECT extract(epoch FROM processed_at - received_at) * 1000 AS ms "
-            "FROM payments.provider_events WHERE payment_id = ANY($1::uuid[])",
-            payment_ids,
-        )
-        relay = await conn.fetch(
-            "SELECT extract(epoch FROM published_at - created_at) * 1000 AS ms "
-            "FROM payments.outbox WHERE payload->'payload'->>'payment_id' = ANY($1::text[])",
-            payment_ids,
-        )
-    finally:
-        await conn.close()
-    out = {}
-    for name, rows in (("stored_to_processed_ms", scheduler), ("outbox_to_kafka_ms", relay)):
-        values = sorted(float(r["ms"]) for r in rows if r["ms"] is not None)
-        out[name] = {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99)}
-    return out
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"payments_bench_{uuid.uuid4().hex[:8]}"
     async with AsyncExitStack() as stack:
@@ -405,8 +258,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         stack.push_async_callback(drop_database, server_url, name)
         await asyncio.to_thread(upgrade, SERVICE_DIR, database_url)
-        bootstrap = await _broker(stack)
-        base, logs = await _start_processes(stack, database_url, bootstrap, name)
+        bootstrap = await start_broker(stack)
+        base, logs = await start_processes(stack, database_url, bootstrap, name)
         async with httpx.AsyncClient(base_url=base) as client:
             for _ in range(100):
                 if (await client.get("/readyz")).status_code == 200:
@@ -415,7 +268,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(1.0)  # scheduler LISTEN and relay lock taken
 
         most = int(args.duration * args.max_rate)
-        throughput_set = await _seed(database_url, most, "tp")
+        throughput_set = await seed(database_url, most, "tp")
         wrk = shutil.which("wrk")
         if wrk and not args.python_client:
             throughput = await _throughput_wrk(
@@ -423,13 +276,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         else:
             throughput = await _throughput(base, throughput_set, args.concurrency, args.duration)
-        throughput["drain_s"] = await _drain(database_url, timeout_s=300)
+        throughput["drain_s"] = await drain(database_url, timeout_s=300)
         accepted = throughput["accepted"]
         throughput["end_to_end_per_s"] = accepted / (throughput["seconds"] + throughput["drain_s"])
 
-        latency_set = await _seed(database_url, int(args.rate * args.latency_duration), "lat")
+        latency_set = await seed(database_url, int(args.rate * args.latency_duration), "lat")
         latency = await _latency(base, bootstrap, latency_set, args.rate)
-        latency["stages"] = await _stages(database_url, [p[0] for p in latency_set])
+        latency["stages"] = await stages(database_url, [p[0] for p in latency_set])
         for script, path in logs.items():
             text = path.read_text(errors="replace").replace("ClientDisconnect", "")
             if "Traceback" in text and "Error" in text:

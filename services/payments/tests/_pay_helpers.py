@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 import stripe
+from payments.flows import PaymentFlows
+from payments.models import SCHEMA, make_outbox
+from payments.providers import build_providers, close_providers
+from payments.settings import PaymentsSettings
+from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.testing.tokens import TokenSigner
 
 WEBHOOK_SECRET = "whsec_payments_tests_current"
@@ -101,3 +107,18 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met in {timeout_s}s (last: {value!r})")
         await asyncio.sleep(step_s)
+
+
+@asynccontextmanager
+async def flows_for(settings: PaymentsSettings) -> AsyncIterator[PaymentFlows]:
+    """The flows a scheduler process runs, on a pool and providers of their own."""
+    engine = create_engine(
+        settings.database_url, schema=SCHEMA, application_name="payments.tests.flows", pool_size=10
+    )
+    providers = build_providers(settings)
+    factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
+    try:
+        yield PaymentFlows(factory, providers, settings)
+    finally:
+        await close_providers(providers)
+        await engine.dispose()

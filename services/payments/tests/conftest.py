@@ -1,6 +1,7 @@
-"""Fixtures of the payments tests: a migrated database, the real provider stand-ins (localstripe
-and the YooKassa fake, each a child process on a free loopback port), the app in-process (and
-under uvicorn when a stand-in must reach its webhooks), and the scheduler's sync engine."""
+"""The payments service under test, for the shared fixtures (`scifikpi_tools.testing.plugin`:
+`clean_db`, `engine`, `keys`, `app`, `client`, ...), and its own: the real provider stand-ins
+(localstripe and the YooKassa fake, each a child process on a free loopback port), the app also
+under uvicorn when a stand-in must reach its webhooks, and the flows the scheduler runs."""
 
 from __future__ import annotations
 
@@ -13,45 +14,30 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from payments.app import create_app
+from payments.flows import PaymentFlows
 from payments.models import SCHEMA, make_outbox, outbox
-from payments.providers import build_providers, close_providers
-from payments.service import PaymentsService
 from payments.settings import PaymentsSettings
-from payments.sync import ProviderSync
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
-from scifikpi_common.testing import migrate, truncate_schema
+from scifikpi_common.testing.service import ServiceUnderTest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pay_helpers import WEBHOOK_SECRET, Keys, User  # noqa: E402
+from _pay_helpers import WEBHOOK_SECRET, Keys, User, flows_for  # noqa: E402
 
 YK_SHOP_ID = "100500"
 YK_SECRET = "test_payments_tests_secret"
 
 
 @pytest.fixture(scope="session")
-async def payments_database_url(database_url: str) -> str:
-    """The run's database with the payments migrations applied (once)."""
-    await migrate(SERVICE_DIR, database_url)
-    return database_url
-
-
-@pytest.fixture
-async def clean_db(payments_database_url: str) -> str:
-    await truncate_schema(payments_database_url, SCHEMA)
-    return payments_database_url
-
-
-@pytest.fixture(scope="session")
-def keys() -> Keys:
-    return Keys()
+def service_under_test() -> ServiceUnderTest:
+    return ServiceUnderTest(
+        SERVICE_DIR, SCHEMA, make_outbox, lambda s, keys: create_app(s, jwks_fetcher=keys.fetch)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +80,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def payments_settings(
+def settings(
     clean_db: str, localstripe: Any, yookassa_fake: Any, settings_overrides: dict[str, Any]
 ) -> PaymentsSettings:
     values: dict[str, Any] = {
@@ -114,20 +100,6 @@ def payments_settings(
     }
     values.update(settings_overrides)
     return PaymentsSettings(**values)
-
-
-@pytest.fixture
-async def app(payments_settings: PaymentsSettings, keys: Keys) -> AsyncIterator[Any]:
-    application = create_app(payments_settings, jwks_fetcher=keys.fetch)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
-        yield c
 
 
 @pytest.fixture
@@ -154,30 +126,10 @@ async def live_url(app: Any) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def engine(clean_db: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(clean_db, schema=SCHEMA, application_name="payments.tests", pool_size=5)
-    yield eng
-    await eng.dispose()
-
-
-@pytest.fixture
-async def sync(payments_settings: PaymentsSettings) -> AsyncIterator[ProviderSync]:
+async def flows(settings: PaymentsSettings) -> AsyncIterator[PaymentFlows]:
     """What the scheduler runs, driven step by step by the tests."""
-    eng = create_engine(
-        payments_settings.database_url,
-        schema=SCHEMA,
-        application_name="payments.tests.sync",
-        pool_size=10,
-    )
-    providers = build_providers(payments_settings)
-    service = PaymentsService(
-        UnitOfWorkFactory(create_sessionmaker(eng), make_outbox()), providers, payments_settings
-    )
-    try:
-        yield ProviderSync(service)
-    finally:
-        await close_providers(providers)
-        await eng.dispose()
+    async with flows_for(settings) as f:
+        yield f
 
 
 MakeUser = Callable[..., User]

@@ -1,7 +1,8 @@
 """HTTP routes of the payments service: translate requests to use cases, results to responses.
 
-Routes that only touch our database commit once through `UoW`; the create and refund routes run
-a flow of `payments.service`, which commits before and after the provider call it makes.
+Routes that only touch our database run one use case and commit once (`committing`); the create
+and refund routes run a flow (`payments.flows`), which commits its own unit of work before and
+after the provider call it makes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from scifikpi_common.app import UoW
+from scifikpi_common.db import committing
 from scifikpi_common.errors import (
     Forbidden,
+    InvalidCursor,
     InvalidToken,
     MissingIdempotencyKey,
     PayloadTooLarge,
@@ -30,7 +33,6 @@ from payments.domain import (
     CurrencyNotSupportedByProvider,
     DepositBelowMinimum,
     IdempotencyKeyReused,
-    InvalidCursor,
     InvalidIdempotencyKey,
     InvalidWebhookSignature,
     MalformedWebhook,
@@ -40,10 +42,12 @@ from payments.domain import (
     ProviderRejectedPayment,
     QuoteNotAllowed,
     QuoteRequired,
+    RefundStatus,
     UnsupportedCurrency,
     WebhookSourceForbidden,
     check_idempotency_key,
 )
+from payments.flows import PaymentFlows
 from payments.metrics import WEBHOOKS
 from payments.schemas import (
     PaymentIn,
@@ -54,22 +58,23 @@ from payments.schemas import (
     TopupIn,
     WebhookAck,
 )
-from payments.service import PaymentsService
 from payments.settings import PaymentsSettings
 from payments.webhooks import client_ip, ip_allowed, parse_yookassa, verify_stripe
 
 log = get_logger(__name__)
 
 
-def get_service(request: Request) -> PaymentsService:
-    return request.app.state.payments
+def get_flows(request: Request) -> PaymentFlows:
+    flows: PaymentFlows = request.app.state.flows
+    return flows
 
 
 def get_settings(request: Request) -> PaymentsSettings:
-    return request.app.state.settings
+    settings: PaymentsSettings = request.app.state.settings
+    return settings
 
 
-Service = Annotated[PaymentsService, Depends(get_service)]
+Flows = Annotated[PaymentFlows, Depends(get_flows)]
 Settings = Annotated[PaymentsSettings, Depends(get_settings)]
 IdempotencyKey = Annotated[
     str | None,
@@ -110,7 +115,7 @@ def _location(request: Request, payment_id: UUID) -> str:
 
 
 async def _create(
-    service: PaymentsService,
+    flows: PaymentFlows,
     principal: CurrentPrincipal,
     request: PaymentRequest,
     idempotency_key: str | None,
@@ -122,7 +127,7 @@ async def _create(
             "Send an Idempotency-Key header (e.g. a UUID) so a retry cannot pay twice."
         )
     key = check_idempotency_key(idempotency_key)
-    outcome = await service.create(principal, request, key)
+    outcome = await flows.creation.create(principal, request, key)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
@@ -139,13 +144,13 @@ async def _create(
 async def create_payment(
     body: Annotated[PaymentIn, Body()],
     principal: CurrentPrincipal,
-    service: Service,
+    flows: Flows,
     http: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentOut:
     """Start a payment with Stripe (client_secret) or YooMoney (confirmation_url)."""
-    return await _create(service, principal, body.to_request(), idempotency_key, http, response)
+    return await _create(flows, principal, body.to_request(), idempotency_key, http, response)
 
 
 @router.get(
@@ -184,13 +189,13 @@ async def get_payment(payment_id: UUID, principal: CurrentPrincipal, uow: UoW) -
 async def topup(
     body: Annotated[TopupIn, Body()],
     principal: CurrentPrincipal,
-    service: Service,
+    flows: Flows,
     http: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentOut:
     """Top up the balance: a `topup` payment (active accounts)."""
-    return await _create(service, principal, body.to_request(), idempotency_key, http, response)
+    return await _create(flows, principal, body.to_request(), idempotency_key, http, response)
 
 
 # --------------------------------------------------------------------------- admin
@@ -210,16 +215,16 @@ admin_router = APIRouter(tags=["admin"])
 async def refund_payment(
     payment_id: UUID,
     admin: CurrentAdmin,
-    service: Service,
+    flows: Flows,
     response: Response,
     body: Annotated[RefundIn | None, Body()] = None,
 ) -> RefundOut:
     """Refund a succeeded payment in full (once; asking again returns the same refund)."""
     reason = body.reason if body is not None else RefundIn().reason
-    refund, payment = await service.refund(
+    refund, payment = await flows.refunds.refund(
         payment_id, reason=reason, requested_by=f"admin:{admin.user_id}"
     )
-    if refund.status != "requested":
+    if refund.status is not RefundStatus.requested:
         response.status_code = status.HTTP_200_OK
     return RefundOut.of(refund, payment)
 
@@ -251,8 +256,8 @@ async def stripe_webhook(request: Request, uow: UoW, settings: Settings) -> Webh
     except MalformedWebhook:
         WEBHOOKS.labels("stripe", "malformed").inc()
         raise
-    new = await handlers.store_provider_event(uow, event)
-    await uow.commit()
+    async with committing(uow):
+        new = await handlers.store_provider_event(uow, event)
     WEBHOOKS.labels("stripe", "accepted" if new else "duplicate").inc()
     log.info(
         "webhook_received",
@@ -284,8 +289,8 @@ async def yoomoney_webhook(request: Request, uow: UoW, settings: Settings) -> We
     except MalformedWebhook:
         WEBHOOKS.labels("yoomoney", "malformed").inc()
         raise
-    new = await handlers.store_provider_event(uow, event)
-    await uow.commit()
+    async with committing(uow):
+        new = await handlers.store_provider_event(uow, event)
     WEBHOOKS.labels("yoomoney", "accepted" if new else "duplicate").inc()
     log.info(
         "webhook_received",

@@ -16,9 +16,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.requests import ClientDisconnect
 
 from payments.api import admin_router, router, webhook_router
+from payments.flows import PaymentFlows
 from payments.models import make_outbox
 from payments.providers import Providers, build_providers, close_providers
-from payments.service import PaymentsService
 from payments.settings import PaymentsSettings, get_settings
 
 log = get_logger(__name__)
@@ -45,7 +45,7 @@ def create_app(
 
     async def on_startup(app: FastAPI) -> None:
         state["providers"] = providers if providers is not None else build_providers(settings)
-        app.state.payments = PaymentsService(app.state.uow_factory, state["providers"], settings)
+        app.state.flows = PaymentFlows(app.state.uow_factory, state["providers"], settings)
 
     app = create_service_app(
         settings,

@@ -19,15 +19,13 @@ import orjson
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.errors import AppError
 from scifikpi_common.logging import configure_logging
-from sqlalchemy import select
 
-from payments.models import ProviderEvent, make_outbox
+from payments import handlers
+from payments.flows import PaymentFlows
+from payments.models import make_outbox
 from payments.providers import build_providers, close_providers
-from payments.repository import PaymentRepository, RefundRepository
 from payments.schemas import PaymentOut, RefundOut
-from payments.service import PaymentsService
 from payments.settings import PaymentsSettings, get_settings
-from payments.sync import ProviderSync
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,59 +47,52 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace, settings: PaymentsSettings) -> dict[str, Any]:
     engine = create_engine(
-        settings.database_url, schema=settings.db_schema, application_name="payments.admin",
+        settings.database_url,
+        schema=settings.db_schema,
+        application_name="payments.admin",
         pool_size=2,
-    )  # fmt: skip
-    providers = build_providers(settings)
-    service = PaymentsService(
-        UnitOfWorkFactory(create_sessionmaker(engine), make_outbox()), providers, settings
     )
+    providers = build_providers(settings)
+    factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
+    flows = PaymentFlows(factory, providers, settings)
     try:
         if args.command == "reconcile":
-            result = await ProviderSync(service).reconcile_payment(args.payment_id)
-            return {"result": result, **(await _show(service, args.payment_id))}
+            result = await flows.reconciliation.reconcile_payment(args.payment_id)
+            return {"result": result, **(await _show(factory, args.payment_id))}
         if args.command == "refund":
-            refund, payment = await service.refund(
+            refund, payment = await flows.refunds.refund(
                 args.payment_id, reason=args.reason, requested_by="operator:payments-admin"
             )
             return RefundOut.of(refund, payment).model_dump(mode="json")
-        return await _show(service, args.payment_id)
+        return await _show(factory, args.payment_id)
     finally:
         await close_providers(providers)
         await engine.dispose()
 
 
-async def _show(service: PaymentsService, payment_id: UUID) -> dict[str, Any]:
-    async with service.uow() as uow:
-        payment = await PaymentRepository(uow.session).get(payment_id)
-        if payment is None:
-            raise AppError(f"payment {payment_id} does not exist")
-        refund = await RefundRepository(uow.session).get_for_payment(payment_id)
-        events = (
-            await uow.session.execute(
-                select(ProviderEvent).where(ProviderEvent.payment_id == payment_id)
-                .order_by(ProviderEvent.id)
-            )
-        ).scalars()  # fmt: skip
-        return {
-            "payment": PaymentOut.of(payment).model_dump(mode="json", exclude={"client_secret"}),
-            "refund": RefundOut.of(refund, payment).model_dump(mode="json", exclude={"payment"})
-            if refund
-            else None,
-            "provider_events": [
-                {
-                    "event_id": e.event_id,
-                    "event_type": e.event_type,
-                    "received_at": e.received_at.isoformat(),
-                    "deliveries": e.deliveries,
-                    "attempts": e.attempts,
-                    "processed_at": e.processed_at.isoformat() if e.processed_at else None,
-                    "outcome": e.outcome,
-                    "last_error": e.last_error,
-                }
-                for e in events
-            ],
-        }
+async def _show(factory: UnitOfWorkFactory, payment_id: UUID) -> dict[str, Any]:
+    async with factory() as uow:
+        details = await handlers.payment_details(uow, payment_id)
+    payment, refund = details.payment, details.refund
+    return {
+        "payment": PaymentOut.of(payment).model_dump(mode="json", exclude={"client_secret"}),
+        "refund": RefundOut.of(refund, payment).model_dump(mode="json", exclude={"payment"})
+        if refund
+        else None,
+        "provider_events": [
+            {
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "received_at": e.received_at.isoformat(),
+                "deliveries": e.deliveries,
+                "attempts": e.attempts,
+                "processed_at": e.processed_at.isoformat() if e.processed_at else None,
+                "outcome": e.outcome,
+                "last_error": e.last_error,
+            }
+            for e in details.events
+        ],
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

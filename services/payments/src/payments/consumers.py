@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from scifikpi_common.db import UnitOfWork
 from scifikpi_common.events import AccelerationRejected, UserActivated, UserRegistered
-from scifikpi_common.logging import get_logger
 from scifikpi_common.messaging import EventConsumers
 
 from payments import handlers
-from payments.domain import FINAL_FAILURES, PaymentNotFound, PaymentNotRefundable, PaymentStatus
+from payments.domain import PaymentNotRefundable
 from payments.models import inbox
-from payments.repository import PaymentRepository
-
-log = get_logger(__name__)
 
 consumers = EventConsumers(service="payments", inbox=inbox)
 
@@ -43,26 +39,9 @@ class RefundNotYetPossible(Exception):
 @consumers.handler(AccelerationRejected)
 async def on_acceleration_rejected(event: AccelerationRejected, uow: UnitOfWork) -> None:
     """Mining could not apply a paid acceleration: refund the payment in full."""
-    context = {"payment_id": str(event.payment_id), "user_id": str(event.user_id)}
-    payment = await PaymentRepository(uow.session).get(event.payment_id)
-    if payment is None or payment.user_id != event.user_id:
-        log.error("acceleration_rejected_unknown_payment", **context)
-        return
-    if payment.purpose != "acceleration":
-        log.error("acceleration_rejected_wrong_purpose", purpose=payment.purpose, **context)
-        return
-    status = PaymentStatus(payment.status)
-    if status in FINAL_FAILURES:
-        log.info("acceleration_rejected_nothing_to_refund", status=status.value, **context)
-        return
     try:
-        await handlers.request_refund(
-            uow,
-            event.payment_id,
-            reason=f"acceleration rejected: {event.reason}",
-            requested_by="mining:AccelerationRejected",
+        await handlers.refund_rejected_acceleration(
+            uow, event.payment_id, event.user_id, event.reason
         )
-    except PaymentNotFound:
-        log.error("acceleration_rejected_unknown_payment", **context)
     except PaymentNotRefundable as exc:
-        raise RefundNotYetPossible(f"payment is {payment.status}") from exc
+        raise RefundNotYetPossible(exc.detail) from exc

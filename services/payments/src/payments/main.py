@@ -11,23 +11,13 @@ from payments.consumers import consumers
 from payments.models import make_outbox
 from payments.settings import get_settings
 
-
-def run_api() -> None:
-    runner.serve_api("payments.app:create_app", get_settings())
-
-
-def run_worker() -> None:
-    """Consumers: account-status projection, refunds of rejected accelerations."""
-    runner.run_worker(get_settings(), consumers, make_outbox())
-
-
-def run_relay() -> None:
-    runner.run_relay(get_settings(), make_outbox())
+processes = runner.ServiceProcesses("payments.app:create_app", get_settings, consumers, make_outbox)
+run_api, run_worker, run_relay = processes.api, processes.worker, processes.relay
 
 
 def run_scheduler() -> None:
     """Stored provider events, refunds and reconciliation (metrics on `metrics_port`)."""
-    from payments.scheduler import run_until_stopped
+    from payments.processes import run_until_stopped
 
     settings = get_settings()
 

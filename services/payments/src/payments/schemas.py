@@ -8,8 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from payments.domain import PaymentRequest, Provider, Purpose
-from payments.models import Payment, Refund
+from payments.domain import Payment, PaymentRequest, Provider, Purpose, Refund
 
 MAX_AMOUNT_MINOR = 10**12
 
@@ -98,8 +97,8 @@ class PaymentOut(BaseModel):
             currency=p.currency,
             quote_id=p.quote_id,
             provider_payment_id=p.provider_payment_id,
-            client_secret=p.client_secret if p.provider == "stripe" else None,
-            confirmation_url=p.confirmation_url if p.provider == "yoomoney" else None,
+            client_secret=p.client_secret if p.provider is Provider.stripe else None,
+            confirmation_url=p.confirmation_url if p.provider is Provider.yoomoney else None,
             failure_reason=p.failure_reason,
             created_at=p.created_at,
             updated_at=p.updated_at,

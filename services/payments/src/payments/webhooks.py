@@ -4,35 +4,20 @@
   (HMAC-SHA256, 300 s tolerance; a header may carry several `v1` signatures while Stripe rolls a
   secret, and we may hold several secrets while we roll ours: any match is accepted).
 - YooKassa: notifications are not signed. The route checks the source address; the processor
-  never believes the body and re-fetches the payment from the API (`payments.service`). YooKassa
-  gives notifications no id, so the event id is `<object.id>:<event>`.
+  never believes the body and re-fetches the payment from the API (`payments.flows.events`).
+  YooKassa gives notifications no id, so the event id is `<object.id>:<event>`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any
-from uuid import UUID
 
 import orjson
 import stripe
 
-from payments.domain import InvalidWebhookSignature, MalformedWebhook
+from payments.domain import IncomingEvent, InvalidWebhookSignature, MalformedWebhook, Provider
 from payments.providers.base import parse_payment_id
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingEvent:
-    provider: str
-    event_id: str
-    event_type: str
-    object_id: str | None
-    payment_id: UUID | None
-    payload: dict[str, Any] = field(repr=False)
-    #: the body exactly as received (what the signature covered), stored as is
-    raw: str = field(repr=False, default="")
 
 
 def verify_stripe(
@@ -69,7 +54,7 @@ def verify_stripe(
             object_id = obj.get("payment_intent")
         payment_id = parse_payment_id((obj.get("metadata") or {}).get("payment_id"))
     return IncomingEvent(
-        provider="stripe",
+        provider=Provider.stripe,
         event_id=str(payload["id"]),
         event_type=str(payload["type"]),
         object_id=str(object_id) if object_id else None,
@@ -96,7 +81,7 @@ def parse_yookassa(raw: bytes) -> IncomingEvent:
     # For refund events the payment is `object.payment_id`; for payments it is the object itself.
     target = obj.get("payment_id") if event.startswith("refund.") else object_id
     return IncomingEvent(
-        provider="yoomoney",
+        provider=Provider.yoomoney,
         event_id=f"{object_id}:{event}",
         event_type=event,
         object_id=str(target) if isinstance(target, str) else None,

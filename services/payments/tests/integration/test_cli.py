@@ -32,22 +32,22 @@ def _admin(args: list[str], settings) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_show_reconcile_refund(client, user, localstripe, payments_settings) -> None:
+async def test_show_reconcile_refund(client, user, localstripe, settings) -> None:
     payment = (await client.post("/payments", json=payment_body(), headers=user.headers())).json()
-    shown = await asyncio.to_thread(_admin, ["show", payment["id"]], payments_settings)
+    shown = await asyncio.to_thread(_admin, ["show", payment["id"]], settings)
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["payment"]["status"] == "pending" and "client_secret" not in data["payment"]
     assert data["refund"] is None and data["provider_events"] == []
 
     await asyncio.to_thread(pay_stripe, localstripe.url, payment["provider_payment_id"])
-    done = await asyncio.to_thread(_admin, ["reconcile", payment["id"]], payments_settings)
+    done = await asyncio.to_thread(_admin, ["reconcile", payment["id"]], settings)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["result"] == "advanced"
     assert json.loads(done.stdout)["payment"]["status"] == "succeeded"
 
     refunded = await asyncio.to_thread(
-        _admin, ["refund", payment["id"], "--reason", "duplicate order"], payments_settings
+        _admin, ["refund", payment["id"], "--reason", "duplicate order"], settings
     )
     assert refunded.returncode == 0, refunded.stderr
     out = json.loads(refunded.stdout)
@@ -55,8 +55,8 @@ async def test_show_reconcile_refund(client, user, localstripe, payments_setting
     assert out["reason"] == "duplicate order"
 
 
-async def test_unknown_payment(payments_settings) -> None:
-    result = await asyncio.to_thread(_admin, ["show", str(uuid.uuid4())], payments_settings)
+async def test_unknown_payment(settings) -> None:
+    result = await asyncio.to_thread(_admin, ["show", str(uuid.uuid4())], settings)
     assert result.returncode == 1 and "does not exist" in result.stderr
-    result = await asyncio.to_thread(_admin, ["refund", str(uuid.uuid4())], payments_settings)
+    result = await asyncio.to_thread(_admin, ["refund", str(uuid.uuid4())], settings)
     assert result.returncode == 1 and "No such payment" in result.stderr

@@ -24,10 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 def _registered(user_id: uuid.UUID) -> UserRegistered:
     return UserRegistered(
-        user_id=user_id, email="a@example.com", account_type="individual", country="RU",
+        user_id=user_id,
+        email="a@example.com",
+        account_type="individual",
+        country="RU",
         initial_deposit=DepositAmount(amount_minor=1000, currency="USD"),
         registered_at=datetime.now(UTC),
-    )  # fmt: skip
+    )
 
 
 def _activated(user_id: uuid.UUID) -> UserActivated:
@@ -59,8 +62,11 @@ async def test_projection_follows_auth(engine, client, make_user) -> None:
     assert await _status(engine, u.id) == "pending_payment"
     r = await client.post("/payments", json=payment_body(), headers=u.headers())
     assert_problem(r, 403, "account-not-active")
-    r = await client.post("/payments", json=payment_body(purpose="registration", amount_minor=1000),
-                          headers=u.headers())  # fmt: skip
+    r = await client.post(
+        "/payments",
+        json=payment_body(purpose="registration", amount_minor=1000),
+        headers=u.headers(),
+    )
     assert r.status_code == 201, r.text
 
     assert await _deliver(engine, _activated(u.id)) == ["handled"]
@@ -87,10 +93,8 @@ async def test_activation_before_registration_is_not_undone(engine) -> None:
 
 
 @pytest.mark.kafka
-async def test_from_the_broker(kafka_bootstrap_servers: str, payments_settings, engine) -> None:
-    settings = payments_settings.model_copy(
-        update={"kafka_bootstrap_servers": kafka_bootstrap_servers}
-    )
+async def test_from_the_broker(kafka_bootstrap_servers: str, settings, engine) -> None:
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
     stop = asyncio.Event()
     worker = asyncio.create_task(
         runner.consume_until_stopped(settings, consumers, make_outbox(), stop)

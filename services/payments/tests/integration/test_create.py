@@ -50,15 +50,18 @@ class TestStripeCreate:
         assert intent["id"] == body["provider_payment_id"]
         assert (intent["amount"], intent["currency"]) == (1500, "usd")
         assert intent["metadata"] == {
-            "payment_id": body["id"], "user_id": str(user.id), "purpose": "topup",
-        }  # fmt: skip
+            "payment_id": body["id"],
+            "user_id": str(user.id),
+            "purpose": "topup",
+        }
 
     async def test_registration_while_pending(self, client, make_user) -> None:
         pending = make_user("pending_payment")
         r = await client.post(
-            "/payments", json=payment_body(purpose="registration", amount_minor=1000),
+            "/payments",
+            json=payment_body(purpose="registration", amount_minor=1000),
             headers=pending.headers(),
-        )  # fmt: skip
+        )
         assert r.status_code == 201, r.text
         assert r.json()["purpose"] == "registration"
 
@@ -114,9 +117,10 @@ class TestStripeCreate:
 class TestYooMoneyCreate:
     async def test_redirect_confirmation(self, client, user, yookassa) -> None:
         r = await client.post(
-            "/payments", json=payment_body(provider="yoomoney", currency="RUB", amount_minor=123456),
+            "/payments",
+            json=payment_body(provider="yoomoney", currency="RUB", amount_minor=123456),
             headers=user.headers(),
-        )  # fmt: skip
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["status"] == "pending"
@@ -142,9 +146,10 @@ class TestBadInput:
     async def test_registration_below_minimum(self, client, make_user, engine) -> None:
         pending = make_user("pending_payment")
         r = await client.post(
-            "/payments", json=payment_body(purpose="registration", amount_minor=999),
+            "/payments",
+            json=payment_body(purpose="registration", amount_minor=999),
             headers=pending.headers(),
-        )  # fmt: skip
+        )
         body = assert_problem(r, 422, "deposit-below-minimum")
         assert body["minimum"] == {"amount_minor": 1000, "currency": "USD"}
         assert await _count_payments(engine) == 0
@@ -153,13 +158,15 @@ class TestBadInput:
         pending = make_user("pending_payment")
         r = await client.post(
             "/payments",
-            json=payment_body(purpose="registration", currency="RUB", amount_minor=79999,
-                              provider="yoomoney"),
+            json=payment_body(
+                purpose="registration", currency="RUB", amount_minor=79999, provider="yoomoney"
+            ),
             headers=pending.headers(),
-        )  # fmt: skip
+        )
         assert assert_problem(r, 422, "deposit-below-minimum")["minimum"] == {
-            "amount_minor": 80000, "currency": "RUB",
-        }  # fmt: skip
+            "amount_minor": 80000,
+            "currency": "RUB",
+        }
 
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -198,15 +205,19 @@ class TestBadInput:
         assert_problem(r, 422, "currency-not-supported-by-provider")
 
     async def test_unknown_fields_are_refused(self, client, user) -> None:
-        r = await client.post("/payments", json=payment_body(user_id=str(uuid.uuid4())),
-                              headers=user.headers())  # fmt: skip
+        r = await client.post(
+            "/payments", json=payment_body(user_id=str(uuid.uuid4())), headers=user.headers()
+        )
         assert_problem(r, 422, "validation-error")
 
     async def test_missing_idempotency_key(self, client, user, engine) -> None:
         r = await client.post("/payments", json=payment_body(), headers=user.auth)
         assert_problem(r, 400, "idempotency-key-missing")
-        r = await client.post("/balance/topup", json={"amount_minor": 500, "currency": "USD",
-                              "provider": "stripe"}, headers=user.auth)  # fmt: skip
+        r = await client.post(
+            "/balance/topup",
+            json={"amount_minor": 500, "currency": "USD", "provider": "stripe"},
+            headers=user.auth,
+        )
         assert_problem(r, 400, "idempotency-key-missing")
         r = await client.post(
             "/payments", json=payment_body(), headers={**user.auth, "Idempotency-Key": "  "}
@@ -253,9 +264,10 @@ class TestBadInput:
 class TestAccountRules:
     async def test_registration_when_already_active(self, client, user) -> None:
         r = await client.post(
-            "/payments", json=payment_body(purpose="registration", amount_minor=1000),
+            "/payments",
+            json=payment_body(purpose="registration", amount_minor=1000),
             headers=user.headers(),
-        )  # fmt: skip
+        )
         assert_problem(r, 409, "account-not-pending-payment")
 
     async def test_topup_while_pending(self, client, make_user) -> None:
@@ -275,9 +287,10 @@ class TestAccountRules:
         r = await client.post("/payments", json=payment_body(), headers=u.headers())
         assert r.status_code == 201, r.text
         r = await client.post(
-            "/payments", json=payment_body(purpose="registration", amount_minor=1000),
+            "/payments",
+            json=payment_body(purpose="registration", amount_minor=1000),
             headers=u.headers(),
-        )  # fmt: skip
+        )
         assert_problem(r, 409, "account-not-pending-payment")
 
     async def test_a_succeeded_registration_deposit_is_proof_of_activation(
@@ -286,9 +299,10 @@ class TestAccountRules:
         """auth's UserActivated has not reached payments yet; the user tops up at once."""
         u = make_user("pending_payment")
         r = await client.post(
-            "/payments", json=payment_body(purpose="registration", amount_minor=1000),
+            "/payments",
+            json=payment_body(purpose="registration", amount_minor=1000),
             headers=u.headers(),
-        )  # fmt: skip
+        )
         assert r.status_code == 201, r.text
         topup = payment_body(purpose="topup", amount_minor=500)
         r = await client.post("/payments", json=topup, headers=u.headers())

@@ -12,22 +12,24 @@ from scifikpi_tools.standins.pay import pay_stripe
 
 
 async def test_logs_hold_no_secrets_or_bodies(
-    client, user, localstripe, sync, capsys: pytest.CaptureFixture[str], caplog, payments_settings
+    client, user, localstripe, flows, capsys: pytest.CaptureFixture[str], caplog, settings
 ) -> None:
     payment = (await client.post("/payments", json=payment_body(), headers=user.headers())).json()
     await asyncio.to_thread(pay_stripe, localstripe.url, payment["provider_payment_id"])
     async with httpx.AsyncClient(base_url=localstripe.url) as ls:
         intent = (
-            await ls.get(f"/v1/payment_intents/{payment['provider_payment_id']}",
-                         headers={"Authorization": "Bearer sk_test_local"})
-        ).json()  # fmt: skip
+            await ls.get(
+                f"/v1/payment_intents/{payment['provider_payment_id']}",
+                headers={"Authorization": "Bearer sk_test_local"},
+            )
+        ).json()
     marker = "4242424242424242-marker-in-the-body"
     intent["metadata"]["note"] = marker
     body, headers = signed_request(stripe_event(intent))
     assert (
         await client.post("/payments/webhooks/stripe", content=body, headers=headers)
     ).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     logged = capsys.readouterr().out + caplog.text
     assert "payment_status_changed" in logged and "webhook_received" in logged  # we did capture
     for secret in (
@@ -36,7 +38,7 @@ async def test_logs_hold_no_secrets_or_bodies(
         WEBHOOK_SECRET,
         headers["Stripe-Signature"].split("v1=")[1],
         marker,
-        payments_settings.yookassa_secret_key.get_secret_value(),
+        settings.yookassa_secret_key.get_secret_value(),
         user.token,
     ):
         assert secret not in logged, secret

@@ -17,8 +17,9 @@ async def test_other_users_payment_is_not_found(client, user, make_user, admin) 
     created = (await client.post("/payments", json=payment_body(), headers=user.headers())).json()
     r = await client.get(f"/payments/{created['id']}", headers=make_user().auth)
     assert_problem(r, 404, "payment-not-found")
-    assert_problem(await client.get(f"/payments/{uuid.uuid4()}", headers=user.auth), 404,
-                   "payment-not-found")  # fmt: skip
+    assert_problem(
+        await client.get(f"/payments/{uuid.uuid4()}", headers=user.auth), 404, "payment-not-found"
+    )
     assert (await client.get(f"/payments/{created['id']}", headers=admin.auth)).status_code == 200
     assert_problem(
         await client.get("/payments/not-a-uuid", headers=user.auth), 422, "validation-error"
@@ -49,12 +50,21 @@ async def test_list_is_newest_first_and_cursor_paged(client, user, make_user) ->
 
 
 async def test_list_bad_input(client, user) -> None:
-    assert_problem(await client.get("/payments", params={"cursor": "!!"}, headers=user.auth), 422,
-                   "invalid-cursor")  # fmt: skip
-    assert_problem(await client.get("/payments", params={"limit": 0}, headers=user.auth), 422,
-                   "validation-error")  # fmt: skip
-    assert_problem(await client.get("/payments", params={"limit": 101}, headers=user.auth), 422,
-                   "validation-error")  # fmt: skip
+    assert_problem(
+        await client.get("/payments", params={"cursor": "!!"}, headers=user.auth),
+        422,
+        "invalid-cursor",
+    )
+    assert_problem(
+        await client.get("/payments", params={"limit": 0}, headers=user.auth),
+        422,
+        "validation-error",
+    )
+    assert_problem(
+        await client.get("/payments", params={"limit": 101}, headers=user.auth),
+        422,
+        "validation-error",
+    )
     assert_problem(await client.get("/payments"), 401, "invalid-token")
     empty = await client.get("/payments", headers=user.auth)
     assert empty.json() == {"items": [], "next_cursor": None}

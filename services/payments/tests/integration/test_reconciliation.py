@@ -8,19 +8,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from _pay_helpers import assert_problem, payment_body, signed_request, stripe_event
+from _pay_helpers import assert_problem, flows_for, payment_body, signed_request, stripe_event
 from payments.app import create_app
-from payments.models import SCHEMA, make_outbox
-from payments.providers import build_providers, close_providers
-from payments.service import PaymentsService
+from payments.flows import PaymentFlows
 from payments.settings import PaymentsSettings
-from payments.sync import ProviderSync
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_tools.standins.pay import pay_stripe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,36 +46,22 @@ async def _create_while_stripe_is_down(settings: PaymentsSettings, keys: Any, us
     return assert_problem(r, 503, "upstream-unavailable")["payment_id"]
 
 
-async def _sync_for(settings: PaymentsSettings) -> AsyncIterator[ProviderSync]:
-    engine = create_engine(settings.database_url, schema=SCHEMA, application_name="t", pool_size=5)
-    providers = build_providers(settings)
-    try:
-        yield ProviderSync(
-            PaymentsService(
-                UnitOfWorkFactory(create_sessionmaker(engine), make_outbox()), providers, settings
-            )
-        )
-    finally:
-        await close_providers(providers)
-        await engine.dispose()
-
-
 pytestmark = pytest.mark.parametrize("settings_overrides", [{"reconcile_min_age_s": 0}])
 
 
 async def test_a_create_that_never_got_an_answer_is_resent(
-    payments_settings, keys, user, sync: ProviderSync, engine, localstripe, client
+    settings, keys, user, flows: PaymentFlows, engine, localstripe, client
 ) -> None:
-    payment_id = await _create_while_stripe_is_down(payments_settings, keys, user)
+    payment_id = await _create_while_stripe_is_down(settings, keys, user)
     assert (await _row(engine, payment_id)).status == "created"
-    assert await sync.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 1
     row = await _row(engine, payment_id)
     assert row.status == "pending" and row.provider_payment_id.startswith("pi_")
     # the payer pays; the webhook is lost; the next pass finishes it
     await asyncio.to_thread(pay_stripe, localstripe.url, row.provider_payment_id)
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE payments.payments SET next_check_at = now()"))
-    assert await sync.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 1
     assert (await _row(engine, payment_id)).status == "succeeded"
     # what the client sees when it retries its key now
     r = await client.post("/payments", json=payment_body(), headers=user.headers())  # other key
@@ -88,15 +69,15 @@ async def test_a_create_that_never_got_an_answer_is_resent(
 
 
 async def test_never_reached_the_provider_and_past_max_age_fails(
-    payments_settings, keys, user, engine, outbox_rows
+    settings, keys, user, engine, outbox_rows
 ) -> None:
-    payment_id = await _create_while_stripe_is_down(payments_settings, keys, user)
-    down = payments_settings.model_copy(
+    payment_id = await _create_while_stripe_is_down(settings, keys, user)
+    down = settings.model_copy(
         update={"stripe_api_base": f"http://127.0.0.1:{_closed_port()}", "payment_max_age_s": 0.1}
     )
     await asyncio.sleep(0.2)
-    async for sync in _sync_for(down):
-        assert await sync.reconcile_due() == 1
+    async with flows_for(down) as flows:
+        assert await flows.reconciliation.reconcile_due() == 1
     row = await _row(engine, payment_id)
     assert row.status == "failed"
     assert row.failure_reason == "expired: the provider could not be reached to create it"
@@ -105,67 +86,69 @@ async def test_never_reached_the_provider_and_past_max_age_fails(
 
 
 async def test_a_pending_payment_with_the_provider_down_is_never_failed_blindly(
-    payments_settings, client, user, engine
+    settings, client, user, engine
 ) -> None:
     payment = (await client.post("/payments", json=payment_body(), headers=user.headers())).json()
-    down = payments_settings.model_copy(
+    down = settings.model_copy(
         update={"stripe_api_base": f"http://127.0.0.1:{_closed_port()}", "payment_max_age_s": 0.01}
     )
     await asyncio.sleep(0.05)
-    async for sync in _sync_for(down):
-        assert await sync.reconcile_due() == 1
+    async with flows_for(down) as flows:
+        assert await flows.reconciliation.reconcile_due() == 1
     row = await _row(engine, payment["id"])
     assert row.status == "pending"  # the provider has it: only the provider can say how it ended
     assert row.check_count == 1
 
 
 async def test_yoomoney_pending_past_max_age_then_abandoned(
-    payments_settings, client, user, yookassa, engine, outbox_rows
+    settings, client, user, yookassa, engine, outbox_rows
 ) -> None:
     body = payment_body(provider="yoomoney", currency="RUB", amount_minor=100_000)
     payment = (await client.post("/payments", json=body, headers=user.headers())).json()
-    old = payments_settings.model_copy(update={"payment_max_age_s": 0.01})
+    old = settings.model_copy(update={"payment_max_age_s": 0.01})
     await asyncio.sleep(0.05)
-    async for sync in _sync_for(old):
+    async with flows_for(old) as flows:
         # YooKassa cannot cancel a pending payment (only waiting_for_capture): it stays pending
-        assert await sync.reconcile_due() == 1
+        assert await flows.reconciliation.reconcile_due() == 1
     assert (await _row(engine, payment["id"])).status == "pending"
     abandoned = old.model_copy(update={"payment_abandon_after_s": 0.01})
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE payments.payments SET next_check_at = now()"))
-    async for sync in _sync_for(abandoned):
-        assert await sync.reconcile_due() == 1
+    async with flows_for(abandoned) as flows:
+        assert await flows.reconciliation.reconcile_due() == 1
     row = await _row(engine, payment["id"])
     assert row.status == "failed" and row.failure_reason.startswith("abandoned: still pending")
     assert len(await outbox_rows("PaymentFailed")) == 1
 
 
-async def test_checks_back_off_per_payment(client, user, sync: ProviderSync, engine) -> None:
+async def test_checks_back_off_per_payment(client, user, flows: PaymentFlows, engine) -> None:
     payment = (await client.post("/payments", json=payment_body(), headers=user.headers())).json()
-    assert await sync.reconcile_due() == 1
-    assert await sync.reconcile_due() == 0  # not due again yet
+    assert await flows.reconciliation.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 0  # not due again yet
     first = await _row(engine, payment["id"])
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE payments.payments SET next_check_at = now()"))
-    assert await sync.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 1
     second = await _row(engine, payment["id"])
     assert (first.check_count, second.check_count) == (1, 2)
     assert (second.next_check_at - second.updated_at) > (first.next_check_at - first.updated_at)
 
 
 async def test_concurrent_passes_check_each_payment_once(
-    client, user, sync: ProviderSync, payments_settings
+    client, user, flows: PaymentFlows, settings
 ) -> None:
     for _ in range(6):
         r = await client.post("/payments", json=payment_body(), headers=user.headers())
         assert r.status_code == 201
-    async for other in _sync_for(payments_settings):
-        counts = await asyncio.gather(sync.reconcile_due(), other.reconcile_due())
+    async with flows_for(settings) as other:
+        counts = await asyncio.gather(
+            flows.reconciliation.reconcile_due(), other.reconciliation.reconcile_due()
+        )
     assert sum(counts) == 6
 
 
 async def test_webhooks_and_reconciliation_racing_count_once(
-    client, user, localstripe, sync: ProviderSync, payments_settings, outbox_rows
+    client, user, localstripe, flows: PaymentFlows, settings, outbox_rows
 ) -> None:
     payments_list = []
     for _ in range(5):
@@ -177,25 +160,29 @@ async def test_webhooks_and_reconciliation_racing_count_once(
         )
         async with httpx.AsyncClient(base_url=localstripe.url) as ls:
             intent = (
-                await ls.get(f"/v1/payment_intents/{intent['id']}",
-                             headers={"Authorization": "Bearer sk_test_local"})
-            ).json()  # fmt: skip
+                await ls.get(
+                    f"/v1/payment_intents/{intent['id']}",
+                    headers={"Authorization": "Bearer sk_test_local"},
+                )
+            ).json()
         body, headers = signed_request(stripe_event(intent))
         for _ in range(3):
             await client.post("/payments/webhooks/stripe", content=body, headers=headers)
         payments_list.append(payment)
-    async for other in _sync_for(payments_settings):
+    async with flows_for(settings) as other:
         await asyncio.gather(
-            sync.process_due_events(), other.reconcile_due(), sync.reconcile_due(),
-            other.process_due_events(),
-        )  # fmt: skip
+            flows.events.process_due(),
+            other.reconciliation.reconcile_due(),
+            flows.reconciliation.reconcile_due(),
+            other.events.process_due(),
+        )
     succeeded = await outbox_rows("PaymentSucceeded")
     assert sorted(r.payload["payload"]["payment_id"] for r in succeeded) == sorted(
         p["id"] for p in payments_list
     )
 
 
-async def test_reconcile_one_payment_by_id(client, user, sync: ProviderSync) -> None:
+async def test_reconcile_one_payment_by_id(client, user, flows: PaymentFlows) -> None:
     payment = (await client.post("/payments", json=payment_body(), headers=user.headers())).json()
-    assert await sync.reconcile_payment(uuid.UUID(payment["id"])) == "unchanged"
-    assert await sync.reconcile_payment(uuid.uuid4()) == "unchanged"
+    assert await flows.reconciliation.reconcile_payment(uuid.UUID(payment["id"])) == "unchanged"
+    assert await flows.reconciliation.reconcile_payment(uuid.uuid4()) == "unchanged"

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from _pay_helpers import assert_problem, payment_body, signed_request, stripe_event
 from payments.consumers import consumers
+from payments.flows import PaymentFlows
 from payments.models import make_outbox
 from payments.providers.stripe import StripeProvider
-from payments.sync import ProviderSync
 from scifikpi_common.db import UnitOfWorkFactory, create_sessionmaker
 from scifikpi_common.events import AccelerationRejected, Envelope
 from scifikpi_common.messaging import Delivery
@@ -23,21 +23,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-async def _succeeded_stripe(client, user, localstripe, sync: ProviderSync, **kw: Any) -> dict:
+async def _succeeded_stripe(client, user, localstripe, flows: PaymentFlows, **kw: Any) -> dict:
     r = await client.post("/payments", json=payment_body(**kw), headers=user.headers())
     assert r.status_code == 201, r.text
     payment = r.json()
     pay_stripe(localstripe.url, payment["provider_payment_id"])
     async with httpx.AsyncClient(base_url=localstripe.url) as ls:
         intent = (
-            await ls.get(f"/v1/payment_intents/{payment['provider_payment_id']}",
-                         headers={"Authorization": "Bearer sk_test_local"})
-        ).json()  # fmt: skip
+            await ls.get(
+                f"/v1/payment_intents/{payment['provider_payment_id']}",
+                headers={"Authorization": "Bearer sk_test_local"},
+            )
+        ).json()
     body, headers = signed_request(stripe_event(intent))
     assert (
         await client.post("/payments/webhooks/stripe", content=body, headers=headers)
     ).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     return payment
 
 
@@ -60,13 +62,14 @@ async def _stripe_refunds(localstripe: Any, pi_id: str) -> list[dict[str, Any]]:
 
 class TestAdminRefund:
     async def test_refund_a_stripe_payment(
-        self, client, user, admin, localstripe, sync, outbox_rows
+        self, client, user, admin, localstripe, flows, outbox_rows
     ) -> None:
-        payment = await _succeeded_stripe(client, user, localstripe, sync, amount_minor=4200)
+        payment = await _succeeded_stripe(client, user, localstripe, flows, amount_minor=4200)
         r = await client.post(
-            f"/admin/payments/{payment['id']}/refund", json={"reason": "customer asked"},
+            f"/admin/payments/{payment['id']}/refund",
+            json={"reason": "customer asked"},
             headers=admin.auth,
-        )  # fmt: skip
+        )
         assert r.status_code == 200, r.text
         refund = r.json()
         assert refund["status"] == "succeeded" and refund["provider_refund_id"].startswith("re_")
@@ -87,12 +90,12 @@ class TestAdminRefund:
         assert mine.json()["status"] == "refunded"
 
     async def test_refund_a_yoomoney_payment(
-        self, client, user, admin, yookassa, sync, outbox_rows
+        self, client, user, admin, yookassa, flows, outbox_rows
     ) -> None:
         body = payment_body(provider="yoomoney", currency="RUB", amount_minor=150_000)
         payment = (await client.post("/payments", json=body, headers=user.headers())).json()
         await yookassa.control.pay(payment["provider_payment_id"], mode="drop")
-        await sync.reconcile_payment(uuid.UUID(payment["id"]))
+        await flows.reconciliation.reconcile_payment(uuid.UUID(payment["id"]))
         r = await client.post(f"/admin/payments/{payment['id']}/refund", headers=admin.auth)
         assert r.status_code == 200, r.text
         assert r.json()["payment"]["status"] == "refunded"
@@ -114,15 +117,17 @@ class TestAdminRefund:
         assert_problem(r, 401, "invalid-token")
 
     async def test_provider_down_keeps_it_requested_and_the_scheduler_retries(
-        self, client, user, admin, localstripe, sync: ProviderSync, engine, outbox_rows, app
+        self, client, user, admin, localstripe, flows: PaymentFlows, engine, outbox_rows, app
     ) -> None:
-        payment = await _succeeded_stripe(client, user, localstripe, sync)
-        service = app.state.payments
+        payment = await _succeeded_stripe(client, user, localstripe, flows)
+        service = app.state.flows
         real = service.providers["stripe"]
         service.providers["stripe"] = StripeProvider(
-            api_key="sk_test_local", api_base="http://127.0.0.1:9", currencies=frozenset({"USD"}),
+            api_key="sk_test_local",
+            api_base="http://127.0.0.1:9",
+            currencies=frozenset({"USD"}),
             max_network_retries=0,
-        )  # fmt: skip
+        )
         try:
             r = await client.post(f"/admin/payments/{payment['id']}/refund", headers=admin.auth)
         finally:
@@ -134,7 +139,7 @@ class TestAdminRefund:
         assert await outbox_rows("PaymentRefunded") == []
         async with engine.begin() as conn:  # skip the backoff
             await conn.execute(text("UPDATE payments.refunds SET next_attempt_at = now()"))
-        assert await sync.service.process_due_refunds() == 1
+        assert await flows.refunds.process_due() == 1
         mine = await client.get(f"/payments/{payment['id']}", headers=user.auth)
         assert mine.json()["status"] == "refunded"
         assert len(await outbox_rows("PaymentRefunded")) == 1
@@ -162,14 +167,14 @@ def _rejected(user_id: uuid.UUID, payment_id: str, quote_id: str) -> Acceleratio
 
 class TestAccelerationRejected:
     async def test_refunds_the_acceleration_payment(
-        self, client, user, localstripe, sync: ProviderSync, engine, outbox_rows
+        self, client, user, localstripe, flows: PaymentFlows, engine, outbox_rows
     ) -> None:
         quote = str(uuid.uuid4())
         payment = await _succeeded_stripe(
             client,
             user,
             localstripe,
-            sync,
+            flows,
             purpose="acceleration",
             quote_id=quote,
             amount_minor=300,
@@ -180,7 +185,7 @@ class TestAccelerationRejected:
         # the consumer only records the request; the scheduler calls Stripe
         mine = (await client.get(f"/payments/{payment['id']}", headers=user.auth)).json()
         assert mine["status"] == "succeeded"
-        assert await sync.service.process_due_refunds() == 1
+        assert await flows.refunds.process_due() == 1
         mine = (await client.get(f"/payments/{payment['id']}", headers=user.auth)).json()
         assert mine["status"] == "refunded"
         [refunded] = await outbox_rows("PaymentRefunded")
@@ -188,7 +193,7 @@ class TestAccelerationRejected:
         assert refunded.payload["payload"]["quote_id"] == quote
         # a second rejection (another event id) of the same payment changes nothing
         assert await _deliver(engine, _rejected(user.id, payment["id"], quote)) == ["handled"]
-        assert await sync.service.process_due_refunds() == 0
+        assert await flows.refunds.process_due() == 0
         assert len(await outbox_rows("PaymentRefunded")) == 1
 
     async def test_ignores_unknown_or_foreign_payments(

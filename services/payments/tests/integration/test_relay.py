@@ -10,8 +10,8 @@ import httpx
 import pytest
 from _pay_helpers import payment_body, signed_request, stripe_event
 from aiokafka import AIOKafkaConsumer
+from payments.flows import PaymentFlows
 from payments.models import make_outbox
-from payments.sync import ProviderSync
 from scifikpi_common import runner
 from scifikpi_tools.standins.pay import pay_stripe
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.kafka
 
 
 async def test_payment_succeeded_is_published(
-    kafka_bootstrap_servers: str, payments_settings, client, user, localstripe, sync: ProviderSync
+    kafka_bootstrap_servers: str, settings, client, user, localstripe, flows: PaymentFlows
 ) -> None:
     payment = (
         await client.post("/payments", json=payment_body(purpose="topup"), headers=user.headers())
@@ -27,17 +27,17 @@ async def test_payment_succeeded_is_published(
     await asyncio.to_thread(pay_stripe, localstripe.url, payment["provider_payment_id"])
     async with httpx.AsyncClient(base_url=localstripe.url) as ls:
         intent = (
-            await ls.get(f"/v1/payment_intents/{payment['provider_payment_id']}",
-                         headers={"Authorization": "Bearer sk_test_local"})
-        ).json()  # fmt: skip
+            await ls.get(
+                f"/v1/payment_intents/{payment['provider_payment_id']}",
+                headers={"Authorization": "Bearer sk_test_local"},
+            )
+        ).json()
     body, headers = signed_request(stripe_event(intent))
     for _ in range(3):  # duplicates on the way in ...
         await client.post("/payments/webhooks/stripe", content=body, headers=headers)
-    await sync.process_due_events()
+    await flows.events.process_due()
 
-    settings = payments_settings.model_copy(
-        update={"kafka_bootstrap_servers": kafka_bootstrap_servers}
-    )
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
     stop = asyncio.Event()
     relay = asyncio.create_task(runner.relay_until_stopped(settings, make_outbox(), stop))
     consumer = AIOKafkaConsumer(

@@ -1,12 +1,11 @@
 """Stripe end to end against REAL localstripe: create -> the payer confirms at the stand-in ->
 signed webhook -> stored once -> processed -> succeeded -> one PaymentSucceeded in the outbox.
 Plus every webhook failure of the issue: forged/tampered/stale, duplicates, failed after
-succeeded, a dropped webhook, the provider unreachable on create."""
+succeeded, a dropped webhook (the provider unreachable on create: test_stripe_create.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from typing import Any
@@ -23,10 +22,8 @@ from _pay_helpers import (
     stripe_event,
     wait_until,
 )
-from payments.providers.stripe import StripeProvider
-from payments.scheduler import run_until_stopped
-from payments.settings import PaymentsSettings
-from payments.sync import ProviderSync
+from payments.flows import PaymentFlows
+from payments.processes import run_until_stopped
 from scifikpi_tools.standins.localstripe import register_webhook
 from scifikpi_tools.standins.pay import pay_stripe
 from sqlalchemy import text
@@ -82,12 +79,15 @@ def _no_webhook(localstripe: Any) -> None:
 
 
 async def test_confirmed_at_localstripe_ends_succeeded_once(
-    client, live_url, user, localstripe, sync: ProviderSync, engine, outbox_rows
+    client, live_url, user, localstripe, flows: PaymentFlows, engine, outbox_rows
 ) -> None:
     await asyncio.to_thread(
-        register_webhook, localstripe.url, live_url + WEBHOOK, WEBHOOK_SECRET,
+        register_webhook,
+        localstripe.url,
+        live_url + WEBHOOK,
+        WEBHOOK_SECRET,
         ["payment_intent.succeeded", "payment_intent.payment_failed"],
-    )  # fmt: skip
+    )
     payment = await _create(client, user, amount_minor=2500)
     assert payment["status"] == "pending"
     await _confirm(localstripe, payment["provider_payment_id"])
@@ -102,7 +102,7 @@ async def test_confirmed_at_localstripe_ends_succeeded_once(
     assert str(event.payment_id) == payment["id"]
     assert event.processed_at is None  # acknowledged, not processed in the request
 
-    await sync.process_due_events()
+    await flows.events.process_due()
     after = await _get(client, user, payment["id"])
     assert after["status"] == "succeeded" and after["succeeded_at"]
     [row] = await outbox_rows("PaymentSucceeded")
@@ -124,7 +124,7 @@ async def test_confirmed_at_localstripe_ends_succeeded_once(
 
 
 async def test_same_webhook_ten_times_is_one_payment_succeeded(
-    client, user, localstripe, sync: ProviderSync, engine, outbox_rows
+    client, user, localstripe, flows: PaymentFlows, engine, outbox_rows
 ) -> None:
     payment, intent = await _succeeded_intent(client, user, localstripe)
     body, headers = signed_request(stripe_event(intent))
@@ -135,34 +135,37 @@ async def test_same_webhook_ten_times_is_one_payment_succeeded(
     assert sorted(r.json()["duplicate"] for r in responses) == [False] + [True] * 9
     [event] = await _events(engine)
     assert event.deliveries == 10
-    await sync.process_due_events()
+    await flows.events.process_due()
     # ... and again later, after processing: still nothing new
     for _ in range(3):
         assert (await client.post(WEBHOOK, content=body, headers=headers)).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     assert len(await outbox_rows("PaymentSucceeded")) == 1
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
 
 
 async def test_failed_after_succeeded_stays_succeeded(
-    client, user, localstripe, sync: ProviderSync, outbox_rows, engine
+    client, user, localstripe, flows: PaymentFlows, outbox_rows, engine
 ) -> None:
     payment, intent = await _succeeded_intent(client, user, localstripe)
     body, headers = signed_request(stripe_event(intent))
     assert (await client.post(WEBHOOK, content=body, headers=headers)).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     late = [
         stripe_event(
-            {**intent, "status": "requires_payment_method",
-             "last_payment_error": {"code": "card_declined", "type": "card_error"}},
+            {
+                **intent,
+                "status": "requires_payment_method",
+                "last_payment_error": {"code": "card_declined", "type": "card_error"},
+            },
             "payment_intent.payment_failed",
         ),
         stripe_event({**intent, "status": "canceled"}, "payment_intent.canceled"),
-    ]  # fmt: skip
+    ]
     for event in late:
         b, h = signed_request(event)
         assert (await client.post(WEBHOOK, content=b, headers=h)).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     after = await _get(client, user, payment["id"])
     assert after["status"] == "succeeded" and after["failure_reason"] is None
     assert len(await outbox_rows("PaymentSucceeded")) == 1
@@ -186,8 +189,11 @@ class TestRejectedWebhooks:
     async def test_forged(self, client, user, localstripe, engine, outbox_rows) -> None:
         payment, intent = await _succeeded_intent(client, user, localstripe)
         body, headers = signed_request(stripe_event(intent), secret="whsec_forger")
-        assert_problem(await client.post(WEBHOOK, content=body, headers=headers), 400,
-                       "invalid-webhook-signature")  # fmt: skip
+        assert_problem(
+            await client.post(WEBHOOK, content=body, headers=headers),
+            400,
+            "invalid-webhook-signature",
+        )
         await self._assert_nothing_changed(client, user, payment, engine, outbox_rows)
 
     async def test_tampered(self, client, user, localstripe, engine, outbox_rows) -> None:
@@ -195,15 +201,21 @@ class TestRejectedWebhooks:
         body, headers = signed_request(stripe_event({**intent, "status": "requires_action"}))
         tampered = body.replace(b'"requires_action"', b'"succeeded"')
         assert tampered != body
-        assert_problem(await client.post(WEBHOOK, content=tampered, headers=headers), 400,
-                       "invalid-webhook-signature")  # fmt: skip
+        assert_problem(
+            await client.post(WEBHOOK, content=tampered, headers=headers),
+            400,
+            "invalid-webhook-signature",
+        )
         await self._assert_nothing_changed(client, user, payment, engine, outbox_rows)
 
     async def test_stale(self, client, user, localstripe, engine, outbox_rows) -> None:
         payment, intent = await _succeeded_intent(client, user, localstripe)
         body, headers = signed_request(stripe_event(intent), timestamp=int(time.time()) - 301)
-        assert_problem(await client.post(WEBHOOK, content=body, headers=headers), 400,
-                       "invalid-webhook-signature")  # fmt: skip
+        assert_problem(
+            await client.post(WEBHOOK, content=body, headers=headers),
+            400,
+            "invalid-webhook-signature",
+        )
         await self._assert_nothing_changed(client, user, payment, engine, outbox_rows)
 
     async def test_unsigned(self, client, user, localstripe, engine, outbox_rows) -> None:
@@ -236,22 +248,22 @@ async def test_secret_rotation_accepts_current_and_previous(
 
 @pytest.mark.parametrize("settings_overrides", [{"reconcile_min_age_s": 0}])
 async def test_dropped_webhook_is_completed_by_reconciliation(
-    client, user, localstripe, sync: ProviderSync, outbox_rows
+    client, user, localstripe, flows: PaymentFlows, outbox_rows
 ) -> None:
     payment, _ = await _succeeded_intent(client, user, localstripe)  # its webhook goes nowhere
     assert (await _get(client, user, payment["id"]))["status"] == "pending"
-    assert await sync.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 1
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
     assert len(await outbox_rows("PaymentSucceeded")) == 1
     # the late webhook that finally arrives changes nothing
-    assert await sync.reconcile_due() == 0  # not due again (finished)
+    assert await flows.reconciliation.reconcile_due() == 0  # not due again (finished)
 
 
 @pytest.mark.parametrize(
     "settings_overrides", [{"reconcile_min_age_s": 0, "payment_max_age_s": 0.5}]
 )
 async def test_declined_then_abandoned_ends_canceled_at_stripe(
-    client, live_url, user, localstripe, sync: ProviderSync, engine, outbox_rows
+    client, live_url, user, localstripe, flows: PaymentFlows, engine, outbox_rows
 ) -> None:
     await asyncio.to_thread(register_webhook, localstripe.url, live_url + WEBHOOK, WEBHOOK_SECRET)
     payment = await _create(client, user)
@@ -266,13 +278,13 @@ async def test_declined_then_abandoned_ends_canceled_at_stripe(
         )
 
     await wait_until(declined_event)
-    await sync.process_due_events()
+    await flows.events.process_due()
     declined = await _get(client, user, payment["id"])
     # Stripe has no failed intent: the payer may try another card, so it stays pending
     assert declined["status"] == "pending"
     assert "declined" in (declined["failure_reason"] or "")
     await asyncio.sleep(0.6)  # past payment_max_age_s
-    assert await sync.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 1
     after = await _get(client, user, payment["id"])
     assert after["status"] == "canceled"
     assert (await _intent(localstripe, payment["provider_payment_id"]))["status"] == "canceled"
@@ -280,126 +292,39 @@ async def test_declined_then_abandoned_ends_canceled_at_stripe(
     assert failed.payload["payload"]["reason"].startswith("canceled")
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def unreachable_stripe(payments_settings: PaymentsSettings, localstripe: Any) -> dict[str, Any]:
-    """Providers whose Stripe points at a closed port until the test swaps the real one in."""
-    from payments.providers import build_providers
-
-    settings = payments_settings.model_copy(
-        update={"stripe_api_base": f"http://127.0.0.1:{_closed_port()}"}
-    )
-    return build_providers(settings)
-
-
-async def test_provider_unreachable_then_retry_creates_one_intent(
-    payments_settings: PaymentsSettings, keys, user, localstripe, unreachable_stripe, engine
-) -> None:
-    from payments.app import create_app
-
-    app = create_app(payments_settings, providers=unreachable_stripe, jwks_fetcher=keys.fetch)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as c:
-            headers = user.headers()
-            r = await c.post("/payments", json=payment_body(), headers=headers)
-            problem = assert_problem(r, 503, "upstream-unavailable")
-            assert r.headers["retry-after"] == "5"
-            payment_id = problem["payment_id"]
-            async with engine.connect() as conn:
-                row = (
-                    await conn.execute(
-                        text("SELECT * FROM payments.payments WHERE id = :i"), {"i": payment_id}
-                    )
-                ).one()
-            assert (row.status, row.provider_payment_id) == ("created", None)
-            assert "APIConnectionError" in row.last_error
-            # still down: the same answer, still the same payment
-            assert (
-                await c.post("/payments", json=payment_body(), headers=headers)
-            ).status_code == 503
-
-            await unreachable_stripe["stripe"].aclose()
-            unreachable_stripe["stripe"] = StripeProvider(
-                api_key="sk_test_local", api_base=localstripe.url,
-                currencies=frozenset({"USD"}), max_network_retries=0,
-            )  # fmt: skip
-            r = await c.post("/payments", json=payment_body(), headers=headers)
-            assert r.status_code == 200, r.text
-            assert r.json()["id"] == payment_id and r.json()["status"] == "pending"
-            again = await c.post("/payments", json=payment_body(), headers=headers)
-            assert again.json() == r.json()
-    async with httpx.AsyncClient(base_url=localstripe.url, timeout=10) as ls:
-        listed = (
-            await ls.get("/v1/payment_intents", params={"limit": 100},
-                         headers={"Authorization": "Bearer sk_test_local"})
-        ).json()["data"]  # fmt: skip
-    mine = [pi for pi in listed if pi["metadata"].get("payment_id") == payment_id]
-    assert len(mine) == 1
-    async with engine.connect() as conn:
-        count = (await conn.execute(text("SELECT count(*) FROM payments.payments"))).scalar_one()
-        attempts = (
-            await conn.execute(
-                text("SELECT submit_attempts FROM payments.payments WHERE id = :i"),
-                {"i": payment_id},
-            )
-        ).scalar_one()
-    assert count == 1 and attempts == 3
-    await unreachable_stripe["stripe"].aclose()
-    await unreachable_stripe["yoomoney"].aclose()
-
-
-async def test_sdk_is_given_our_idempotency_key(
-    client, user, localstripe, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """localstripe ignores Idempotency-Key, so check what the SDK sends on the wire."""
-    seen: list[tuple[str, str | None]] = []
-    original = httpx.AsyncClient.send
-
-    async def spy(self, request, **kwargs):
-        if request.url.path == "/v1/payment_intents" and request.method == "POST":
-            seen.append((request.url.path, request.headers.get("Idempotency-Key")))
-        return await original(self, request, **kwargs)
-
-    monkeypatch.setattr(httpx.AsyncClient, "send", spy)
-    payment = await _create(client, user)
-    assert seen == [("/v1/payment_intents", payment["id"])]
-
-
 async def test_event_for_an_unknown_payment_is_retried_then_recorded(
-    client, sync: ProviderSync, engine
+    client, flows: PaymentFlows, engine
 ) -> None:
     intent = {
-        "id": "pi_not_ours", "object": "payment_intent", "status": "succeeded", "amount": 100,
-        "currency": "usd", "metadata": {"payment_id": str(uuid.uuid4())},
-    }  # fmt: skip
+        "id": "pi_not_ours",
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": 100,
+        "currency": "usd",
+        "metadata": {"payment_id": str(uuid.uuid4())},
+    }
     body, headers = signed_request(stripe_event(intent))
     assert (await client.post(WEBHOOK, content=body, headers=headers)).status_code == 200
-    for _ in range(sync.settings.unknown_payment_attempts):
+    for _ in range(flows.settings.unknown_payment_attempts):
         async with engine.begin() as conn:  # make it due now, skipping the backoff
             await conn.execute(text("UPDATE payments.provider_events SET next_attempt_at = now()"))
-        await sync.process_due_events()
+        await flows.events.process_due()
     [event] = await _events(engine)
     assert event.outcome == "unknown_payment" and event.processed_at is not None
-    assert event.attempts == sync.settings.unknown_payment_attempts
+    assert event.attempts == flows.settings.unknown_payment_attempts
 
 
 async def test_the_scheduler_process_wakes_on_the_webhook(
-    client, user, localstripe, payments_settings, outbox_rows, monkeypatch
+    client, user, localstripe, settings, outbox_rows, monkeypatch
 ) -> None:
     """The real scheduler loop (LISTEN/NOTIFY), not a test-driven step; still woken after its
     LISTEN connection was pinged (a ping left in an open transaction would mute it)."""
-    from payments.scheduler import Scheduler
+    from payments.repository import WorkListener
 
-    monkeypatch.setattr(Scheduler, "listen_ping_s", 0.2)
-    payments_settings = payments_settings.model_copy(update={"event_poll_interval_s": 30.0})
+    monkeypatch.setattr(WorkListener, "ping_s", 0.2)
+    settings = settings.model_copy(update={"event_poll_interval_s": 30.0})
     stop = asyncio.Event()
-    task = asyncio.create_task(run_until_stopped(payments_settings, stop))
+    task = asyncio.create_task(run_until_stopped(settings, stop))
     try:
         await asyncio.sleep(1.0)  # LISTEN is up, and was pinged a few times
         payment, intent = await _succeeded_intent(client, user, localstripe)

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import orjson
-import payments.sync
+import payments.flows.events
 import pytest
 from _pay_helpers import assert_problem, payment_body, wait_until
-from payments.sync import ProviderSync
+from payments.flows import PaymentFlows
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -68,7 +68,7 @@ async def _yk_payment(yookassa: Any, yk_id: str) -> dict[str, Any]:
 
 
 async def test_customer_pays_and_the_notification_is_trusted_only_after_a_refetch(
-    client, live_url, user, yookassa, sync: ProviderSync, engine, outbox_rows, monkeypatch
+    client, live_url, user, yookassa, flows: PaymentFlows, engine, outbox_rows, monkeypatch
 ) -> None:
     await yookassa.control.set_webhook(live_url + WEBHOOK)
     payment = await _create(client, user, amount_minor=80_000)
@@ -84,14 +84,14 @@ async def test_customer_pays_and_the_notification_is_trusted_only_after_a_refetc
     assert event.processed_at is None
 
     refetched: list[str] = []
-    real_get = sync.service.providers["yoomoney"].get_payment
+    real_get = flows.providers["yoomoney"].get_payment
 
     async def counting_get(provider_payment_id: str):
         refetched.append(provider_payment_id)
         return await real_get(provider_payment_id)
 
-    monkeypatch.setattr(sync.service.providers["yoomoney"], "get_payment", counting_get)
-    await sync.process_due_events()
+    monkeypatch.setattr(flows.providers["yoomoney"], "get_payment", counting_get)
+    await flows.events.process_due()
     assert refetched == [payment["provider_payment_id"]]
     after = await _get(client, user, payment["id"])
     assert after["status"] == "succeeded"
@@ -102,7 +102,7 @@ async def test_customer_pays_and_the_notification_is_trusted_only_after_a_refetc
 
 
 async def test_duplicates_and_reordering_count_once(
-    client, live_url, user, yookassa, sync: ProviderSync, engine, outbox_rows
+    client, live_url, user, yookassa, flows: PaymentFlows, engine, outbox_rows
 ) -> None:
     await yookassa.control.set_webhook(live_url + WEBHOOK)
     payment = await _create(client, user)
@@ -111,12 +111,12 @@ async def test_duplicates_and_reordering_count_once(
     await yookassa.control.wait_for_notifications(payment_id=pid)
     [event] = await _events(engine)
     assert event.deliveries == 10
-    await sync.process_due_events()
+    await flows.events.process_due()
     # a stale copy of an older state, sent by hand, is harmless too
     old = {**(await _yk_payment(yookassa, pid)), "status": "pending", "paid": False}
     r = await client.post(WEBHOOK, content=_notification("payment.waiting_for_capture", old))
     assert r.status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
     assert len(await outbox_rows("PaymentSucceeded")) == 1
 
@@ -152,15 +152,15 @@ async def test_yookassa_addresses_through_the_gateway_are_accepted(client, engin
 
 
 async def test_forged_notification_the_api_contradicts_is_ignored_and_logged(
-    client, user, yookassa, sync: ProviderSync, engine, outbox_rows, monkeypatch
+    client, user, yookassa, flows: PaymentFlows, engine, outbox_rows, monkeypatch
 ) -> None:
-    spy = LogSpy(monkeypatch, payments.sync.log, "warning")
+    spy = LogSpy(monkeypatch, payments.flows.events.log, "warning")
     payment = await _create(client, user)
     pid = payment["provider_payment_id"]
     forged = {**(await _yk_payment(yookassa, pid)), "status": "succeeded", "paid": True}
     r = await client.post(WEBHOOK, content=_notification("payment.succeeded", forged))
     assert r.status_code == 200  # acknowledged: we cannot tell before asking the API
-    await sync.process_due_events()
+    await flows.events.process_due()
     assert (await _get(client, user, payment["id"]))["status"] == "pending"
     assert await outbox_rows("PaymentSucceeded") == []
     [event] = await _events(engine)
@@ -174,37 +174,40 @@ async def test_forged_notification_the_api_contradicts_is_ignored_and_logged(
     assert (
         await client.post(WEBHOOK, content=_notification("payment.succeeded", real))
     ).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
     assert len(await outbox_rows("PaymentSucceeded")) == 1
 
 
 async def test_canceled_after_succeeded_stays_succeeded(
-    client, user, yookassa, sync: ProviderSync, outbox_rows, monkeypatch
+    client, user, yookassa, flows: PaymentFlows, outbox_rows, monkeypatch
 ) -> None:
-    spy = LogSpy(monkeypatch, payments.sync.log, "warning")
+    spy = LogSpy(monkeypatch, payments.flows.events.log, "warning")
     payment = await _create(client, user)
     pid = payment["provider_payment_id"]
     await yookassa.control.pay(pid, mode="drop")
     paid = await _yk_payment(yookassa, pid)
     await client.post(WEBHOOK, content=_notification("payment.succeeded", paid))
-    await sync.process_due_events()
-    canceled = {**paid, "status": "canceled",
-                "cancellation_details": {"party": "yoo_money", "reason": "general_decline"}}  # fmt: skip
+    await flows.events.process_due()
+    canceled = {
+        **paid,
+        "status": "canceled",
+        "cancellation_details": {"party": "yoo_money", "reason": "general_decline"},
+    }
     await client.post(WEBHOOK, content=_notification("payment.canceled", canceled))
-    await sync.process_due_events()
+    await flows.events.process_due()
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
     assert len(await outbox_rows("PaymentSucceeded")) == 1
     assert await outbox_rows("PaymentFailed") == []
     assert spy.events("yookassa_notification_disagrees")[0]["api_says"] == "succeeded"
 
 
-async def test_customer_cancels(client, live_url, user, yookassa, sync, outbox_rows) -> None:
+async def test_customer_cancels(client, live_url, user, yookassa, flows, outbox_rows) -> None:
     await yookassa.control.set_webhook(live_url + WEBHOOK)
     payment = await _create(client, user)
     await yookassa.control.cancel(payment["provider_payment_id"], reason="expired_on_confirmation")
     await yookassa.control.wait_for_notifications(payment_id=payment["provider_payment_id"])
-    await sync.process_due_events()
+    await flows.events.process_due()
     after = await _get(client, user, payment["id"])
     assert after["status"] == "canceled"
     assert after["failure_reason"] == "canceled: expired_on_confirmation (by yoo_money)"
@@ -214,20 +217,20 @@ async def test_customer_cancels(client, live_url, user, yookassa, sync, outbox_r
 
 @pytest.mark.parametrize("settings_overrides", [{"reconcile_min_age_s": 0}])
 async def test_dropped_notification_is_completed_by_reconciliation(
-    client, live_url, user, yookassa, sync: ProviderSync, outbox_rows, engine
+    client, live_url, user, yookassa, flows: PaymentFlows, outbox_rows, engine
 ) -> None:
     await yookassa.control.set_webhook(live_url + WEBHOOK)
     payment = await _create(client, user)
     await yookassa.control.pay(payment["provider_payment_id"], mode="drop")
     assert await _events(engine) == []
     assert (await _get(client, user, payment["id"]))["status"] == "pending"
-    assert await sync.reconcile_due() == 1
+    assert await flows.reconciliation.reconcile_due() == 1
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
     assert len(await outbox_rows("PaymentSucceeded")) == 1
 
 
 async def test_api_outage_on_refetch_is_retried(
-    client, user, yookassa, sync: ProviderSync, engine
+    client, user, yookassa, flows: PaymentFlows, engine
 ) -> None:
     payment = await _create(client, user)
     pid = payment["provider_payment_id"]
@@ -235,19 +238,20 @@ async def test_api_outage_on_refetch_is_retried(
     paid = await _yk_payment(yookassa, pid)
     await client.post(WEBHOOK, content=_notification("payment.succeeded", paid))
     await yookassa.control.add_fault(status=500, count=1, method="GET", path=f"/v3/payments/{pid}")
-    await sync.process_due_events()
+    await flows.events.process_due()
     [event] = await _events(engine)
     assert event.processed_at is None and event.attempts == 1 and "500" in event.last_error
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE payments.provider_events SET next_attempt_at = now()"))
-    await sync.process_due_events()
+    await flows.events.process_due()
     assert (await _get(client, user, payment["id"]))["status"] == "succeeded"
 
 
 async def test_provider_500_on_create_then_retry_is_one_payment(client, user, yookassa) -> None:
     """YooKassa's 500 means "unknown": the retry re-sends the same Idempotence-Key."""
-    await yookassa.control.add_fault(status=500, count=1, method="POST", path="/v3/payments",
-                                     when="after")  # fmt: skip
+    await yookassa.control.add_fault(
+        status=500, count=1, method="POST", path="/v3/payments", when="after"
+    )
     headers = user.headers()
     body = payment_body(provider="yoomoney", currency="RUB", amount_minor=90_000)
     first = await client.post("/payments", json=body, headers=headers)
@@ -260,11 +264,11 @@ async def test_provider_500_on_create_then_retry_is_one_payment(client, user, yo
 
 
 async def test_unknown_object_is_recorded_without_change(
-    client, sync: ProviderSync, engine
+    client, flows: PaymentFlows, engine
 ) -> None:
     body = _notification("payment.succeeded", {"id": str(uuid.uuid4()), "status": "succeeded"})
     assert (await client.post(WEBHOOK, content=body)).status_code == 200
-    await sync.process_due_events()
+    await flows.events.process_due()
     [event] = await _events(engine)
     assert (event.outcome, event.processed_at is not None) == ("ignored", True)
 
@@ -304,11 +308,11 @@ async def test_provider_refusal_on_create_fails_the_payment(
 
 
 async def test_refund_refused_by_the_provider_is_recorded(
-    client, user, admin, yookassa, sync: ProviderSync, outbox_rows
+    client, user, admin, yookassa, flows: PaymentFlows, outbox_rows
 ) -> None:
     payment = await _create(client, user)
     await yookassa.control.pay(payment["provider_payment_id"], mode="drop")
-    await sync.reconcile_payment(uuid.UUID(payment["id"]))
+    await flows.reconciliation.reconcile_payment(uuid.UUID(payment["id"]))
     await yookassa.control.add_fault(status=400, count=1, method="POST", path="/v3/refunds")
     r = await client.post(f"/admin/payments/{payment['id']}/refund", headers=admin.auth)
     assert r.status_code == 200, r.text

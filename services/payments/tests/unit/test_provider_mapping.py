@@ -27,17 +27,29 @@ from payments.providers.yookassa import payment_from_object
 def test_stripe_statuses(raw: str, ours: PaymentStatus) -> None:
     pid = uuid.uuid4()
     p = payment_from_intent(
-        {"id": "pi_1", "status": raw, "amount": 1000, "currency": "usd",
-         "metadata": {"payment_id": str(pid)}, "client_secret": "pi_1_secret_x"}
-    )  # fmt: skip
+        {
+            "id": "pi_1",
+            "status": raw,
+            "amount": 1000,
+            "currency": "usd",
+            "metadata": {"payment_id": str(pid)},
+            "client_secret": "pi_1_secret_x",
+        }
+    )
     assert (p.status, p.amount_minor, p.currency, p.payment_id) == (ours, 1000, "USD", pid)
 
 
 def test_a_declined_stripe_attempt_stays_pending() -> None:
     p = payment_from_intent(
-        {"id": "pi_1", "status": "requires_payment_method", "amount": 1000, "currency": "usd",
-         "metadata": {}, "last_payment_error": {"code": "card_declined"}}
-    )  # fmt: skip
+        {
+            "id": "pi_1",
+            "status": "requires_payment_method",
+            "amount": 1000,
+            "currency": "usd",
+            "metadata": {},
+            "last_payment_error": {"code": "card_declined"},
+        }
+    )
     assert p.status is PaymentStatus.pending
     assert p.failure_reason == "last attempt declined: card_declined"
     assert p.payment_id is None
@@ -59,11 +71,15 @@ def test_unknown_stripe_status_is_not_guessed() -> None:
 )
 def test_yookassa_statuses(raw: str, ours: PaymentStatus) -> None:
     p = payment_from_object(
-        {"id": "yk-1", "status": raw, "amount": {"value": "800.00", "currency": "RUB"},
-         "metadata": {"payment_id": "not-a-uuid"},
-         "confirmation": {"type": "redirect", "confirmation_url": "http://x/checkout/yk-1"},
-         "cancellation_details": {"party": "yoo_money", "reason": "expired_on_confirmation"}}
-    )  # fmt: skip
+        {
+            "id": "yk-1",
+            "status": raw,
+            "amount": {"value": "800.00", "currency": "RUB"},
+            "metadata": {"payment_id": "not-a-uuid"},
+            "confirmation": {"type": "redirect", "confirmation_url": "http://x/checkout/yk-1"},
+            "cancellation_details": {"party": "yoo_money", "reason": "expired_on_confirmation"},
+        }
+    )
     assert (p.status, p.amount_minor, p.currency) == (ours, 80000, "RUB")
     assert p.payment_id is None
     assert p.confirmation_url == "http://x/checkout/yk-1"
@@ -83,6 +99,8 @@ def test_provider_idempotency_key_is_our_payment_id() -> None:
     req = CreatePayment(pid, uid, "acceleration", 500, "USD", quote)
     assert req.idempotency_key == str(pid)
     assert req.metadata == {
-        "payment_id": str(pid), "user_id": str(uid), "purpose": "acceleration",
+        "payment_id": str(pid),
+        "user_id": str(uid),
+        "purpose": "acceleration",
         "quote_id": str(quote),
-    }  # fmt: skip
+    }

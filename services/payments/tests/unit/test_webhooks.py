@@ -73,8 +73,12 @@ class TestStripeSignatures:
         body = _body()
         header = sign(body)
         with pytest.raises(InvalidWebhookSignature):
-            verify_stripe(orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2), header,
-                          SECRETS, tolerance_s=300)  # fmt: skip
+            verify_stripe(
+                orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2),
+                header,
+                SECRETS,
+                tolerance_s=300,
+            )
 
     def test_stale_timestamp(self) -> None:
         body = _body()
@@ -134,9 +138,12 @@ class TestYooKassaNotifications:
 
     def test_refund_events_point_at_the_payment(self) -> None:
         body = orjson.dumps(
-            {"type": "notification", "event": "refund.succeeded",
-             "object": {"id": "rf-1", "payment_id": "pay-1"}}
-        )  # fmt: skip
+            {
+                "type": "notification",
+                "event": "refund.succeeded",
+                "object": {"id": "rf-1", "payment_id": "pay-1"},
+            }
+        )
         event = parse_yookassa(body)
         assert (event.event_id, event.object_id) == ("rf-1:refund.succeeded", "pay-1")
 

@@ -1,6 +1,6 @@
 """Use cases of the payments service, one transaction each. HTTP routes, the Kafka consumers, the
-scheduler and the admin CLI all call these (directly, or through `payments.service` when a
-provider call sits between two transactions).
+scheduler's flows and the admin CLI all call these; where a provider call sits between two
+transactions, a flow (`payments.flows`) runs one use case before the call and one after.
 
 Each takes the unit of work and never commits. Every status change goes through
 `apply_observation` -> `domain.transition` under a row lock, and the event tied to entering a
@@ -17,41 +17,72 @@ from payments.handlers.create import (
     submission_rejected,
     submission_succeeded,
 )
-from payments.handlers.reads import decode_cursor, encode_cursor, get_payment, list_payments
+from payments.handlers.events import (
+    RetryLater,
+    apply_provider_event,
+    backlog,
+    claim_due_events,
+    fail_event,
+    finish_event,
+    store_provider_event,
+)
+from payments.handlers.reads import (
+    PaymentDetails,
+    find_payment,
+    get_payment,
+    list_payments,
+    payment_details,
+)
 from payments.handlers.refunds import (
+    claim_due_refunds,
     claim_refund,
+    get_refund,
     get_refund_for_payment,
     refund_attempt_failed,
+    refund_rejected_acceleration,
     refund_result,
     request_refund,
 )
 from payments.handlers.status import (
-    ApplyOutcome,
     apply_observation,
+    apply_reconciliation,
+    claim_due_checks,
     enter,
+    fail_locally,
     lock_payment,
     lock_payment_by_provider_id,
-    store_provider_event,
 )
 
 __all__ = [
-    "ApplyOutcome",
+    "PaymentDetails",
+    "RetryLater",
     "StartedPayment",
     "account_activated",
     "account_registered",
     "account_status",
     "apply_observation",
+    "apply_provider_event",
+    "apply_reconciliation",
+    "backlog",
+    "claim_due_checks",
+    "claim_due_events",
+    "claim_due_refunds",
     "claim_refund",
     "claim_submission",
-    "decode_cursor",
-    "encode_cursor",
     "enter",
+    "fail_event",
+    "fail_locally",
+    "find_payment",
+    "finish_event",
     "get_payment",
+    "get_refund",
     "get_refund_for_payment",
     "list_payments",
     "lock_payment",
     "lock_payment_by_provider_id",
+    "payment_details",
     "refund_attempt_failed",
+    "refund_rejected_acceleration",
     "refund_result",
     "request_refund",
     "start_payment",

@@ -7,7 +7,7 @@ from uuid import UUID
 from scifikpi_common.db import UnitOfWork
 from scifikpi_common.security import Principal
 
-from payments.domain import AccountStatus
+from payments.domain import AccountStatus, Purpose
 from payments.repository import AccountRepository, PaymentRepository
 
 
@@ -28,10 +28,10 @@ async def account_status(uow: UnitOfWork, principal: Principal) -> str | None:
     its way, and the user must not be refused a top-up meanwhile). A blocked account stays blocked.
     """
     projected = await AccountRepository(uow.session).status(principal.user_id)
-    if projected == AccountStatus.blocked:
+    if projected is AccountStatus.blocked:
         return projected
     if AccountStatus.active in (projected, principal.status):
         return AccountStatus.active
-    if await PaymentRepository(uow.session).has_succeeded(principal.user_id, "registration"):
+    if await PaymentRepository(uow.session).has_succeeded(principal.user_id, Purpose.registration):
         return AccountStatus.active
     return projected if projected is not None else (principal.status or None)

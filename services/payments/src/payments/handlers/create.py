@@ -13,16 +13,18 @@ from scifikpi_common.logging import get_logger
 from scifikpi_common.security import Principal
 
 from payments.domain import (
+    ApplyOutcome,
     IdempotencyKeyReused,
+    Payment,
     PaymentRequest,
     PaymentStatus,
+    Purpose,
     Transition,
     check_account_allows,
     check_payment_request,
 )
 from payments.handlers.accounts import account_status
-from payments.handlers.status import ApplyOutcome, apply_observation, enter, locked_payment
-from payments.models import Payment
+from payments.handlers.status import apply_observation, enter, locked_payment
 from payments.providers.base import ProviderPayment
 from payments.repository import PaymentRepository
 from payments.settings import PaymentsSettings
@@ -58,31 +60,20 @@ async def start_payment(
         return StartedPayment(existing, False, None)
 
     status = await account_status(uow, principal)
-    already_paid = request.purpose == "registration" and await payments.has_succeeded(
-        principal.user_id, "registration"
+    already_paid = request.purpose is Purpose.registration and await payments.has_succeeded(
+        principal.user_id, Purpose.registration
     )
     check_account_allows(request.purpose, status, registration_already_paid=already_paid)
 
     token = new_id()
-    now = utcnow()
     row = await payments.insert_if_absent(
-        {
-            "id": new_id(),
-            "user_id": principal.user_id,
-            "idempotency_key": idempotency_key,
-            "request_fingerprint": fingerprint,
-            "purpose": str(request.purpose),
-            "provider": str(request.provider),
-            "amount_minor": request.amount_minor,
-            "currency": request.currency,
-            "quote_id": request.quote_id,
-            "status": PaymentStatus.created.value,
-            "submit_lease_token": token,
-            "next_check_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
-        settings.submit_lease_s,
+        new_id(),
+        principal.user_id,
+        idempotency_key,
+        request,
+        lease_token=token,
+        lease_s=settings.submit_lease_s,
+        now=utcnow(),
     )
     if row is None:  # a concurrent request with the same key won the insert
         existing = await payments.get_by_key(principal.user_id, idempotency_key)
@@ -92,8 +83,8 @@ async def start_payment(
     log.info(
         "payment_created",
         payment_id=str(row.id),
-        purpose=row.purpose,
-        provider=row.provider,
+        purpose=str(row.purpose),
+        provider=str(row.provider),
         amount_minor=row.amount_minor,
         currency=row.currency,
     )
@@ -123,26 +114,32 @@ async def submission_failed(uow: UnitOfWork, payment_id: UUID, token: UUID, erro
     log.warning("payment_submit_failed", payment_id=str(payment_id), error=error)
 
 
+async def _released(
+    uow: UnitOfWork, payment_id: UUID, token: UUID | None, error: str | None
+) -> Payment:
+    """The payment, locked, with our lease on its create call (if we hold one) given back."""
+    payments = PaymentRepository(uow.session)
+    payment = await locked_payment(payments, payment_id)
+    if token is None:
+        return payment
+    await payments.release_submission(payment_id, token, error)
+    return await locked_payment(payments, payment_id)
+
+
 async def submission_rejected(
     uow: UnitOfWork, payment_id: UUID, token: UUID | None, reason: str
 ) -> tuple[Payment, Transition]:
     """The provider refused to create it: nothing exists there, the payment fails."""
-    payments = PaymentRepository(uow.session)
-    payment = await locked_payment(payments, payment_id)
-    if token is not None:
-        await payments.release_submission(payment_id, token, reason)
-        await payments.refresh(payment)
-    t = await enter(uow, payment, PaymentStatus.failed, reason=f"provider refused: {reason}")
+    payment = await _released(uow, payment_id, token, reason)
+    t, payment = await enter(
+        uow, payment, PaymentStatus.failed, reason=f"provider refused: {reason}"
+    )
     return payment, t
 
 
 async def submission_succeeded(
     uow: UnitOfWork, payment_id: UUID, token: UUID | None, snapshot: ProviderPayment
 ) -> tuple[Payment, ApplyOutcome, Transition | None]:
-    payments = PaymentRepository(uow.session)
-    payment = await locked_payment(payments, payment_id)
-    if token is not None:
-        await payments.release_submission(payment_id, token, None)
-        await payments.refresh(payment)
-    outcome, t = await apply_observation(uow, payment, snapshot, source="create")
+    payment = await _released(uow, payment_id, token, None)
+    outcome, t, payment = await apply_observation(uow, payment, snapshot, source="create")
     return payment, outcome, t

@@ -1,18 +1,24 @@
-"""Reading payments: one (own only) and the keyset-paged list."""
+"""Reading payments: one (own only), the keyset-paged list, and everything about one payment
+for an operator."""
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
+from dataclasses import dataclass
 from uuid import UUID
 
-import orjson
 from scifikpi_common.db import UnitOfWork
+from scifikpi_common.pagination import decode_cursor, encode_cursor
 from scifikpi_common.security import Principal
 
-from payments.domain import InvalidCursor, PaymentNotFound
-from payments.models import Payment
-from payments.repository import PaymentRepository
+from payments.domain import Payment, PaymentNotFound, ProviderEvent, Refund
+from payments.repository import PaymentRepository, ProviderEventRepository, RefundRepository
+
+
+@dataclass(frozen=True)
+class PaymentDetails:
+    payment: Payment
+    refund: Refund | None
+    events: list[ProviderEvent]
 
 
 async def get_payment(uow: UnitOfWork, payment_id: UUID, principal: Principal) -> Payment:
@@ -23,10 +29,14 @@ async def get_payment(uow: UnitOfWork, payment_id: UUID, principal: Principal) -
     return payment
 
 
+async def find_payment(uow: UnitOfWork, payment_id: UUID) -> Payment | None:
+    return await PaymentRepository(uow.session).get(payment_id)
+
+
 async def list_payments(
     uow: UnitOfWork, user_id: UUID, cursor: str | None, limit: int
 ) -> tuple[list[Payment], str | None]:
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, UUID) if cursor else None
     rows = await PaymentRepository(uow.session).page(user_id, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -34,18 +44,11 @@ async def list_payments(
     return rows, next_cursor
 
 
-def encode_cursor(created_at: datetime, payment_id: UUID) -> str:
-    raw = orjson.dumps({"c": created_at.isoformat(), "i": str(payment_id)})
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = orjson.loads(raw)
-        created_at = datetime.fromisoformat(data["c"])
-        if created_at.tzinfo is None:
-            raise ValueError("naive time")
-        return created_at, UUID(data["i"])
-    except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
-        raise InvalidCursor("The cursor is not one this API returned.") from None
+async def payment_details(uow: UnitOfWork, payment_id: UUID) -> PaymentDetails:
+    """The payment, its refund and its provider events (`payments-admin show`)."""
+    payment = await PaymentRepository(uow.session).get(payment_id)
+    if payment is None:
+        raise PaymentNotFound(f"payment {payment_id} does not exist")
+    refund = await RefundRepository(uow.session).get_for_payment(payment_id)
+    events = await ProviderEventRepository(uow.session).for_payment(payment_id)
+    return PaymentDetails(payment, refund, events)

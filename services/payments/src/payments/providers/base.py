@@ -16,7 +16,7 @@ from uuid import UUID
 
 from payments.domain import PaymentStatus
 
-RefundStatus = Literal["succeeded", "pending", "failed"]
+ProviderRefundStatus = Literal["succeeded", "pending", "failed"]
 
 
 class ProviderError(Exception):
@@ -84,7 +84,7 @@ class ProviderPayment:
 @dataclass(frozen=True, slots=True)
 class ProviderRefund:
     provider_refund_id: str | None
-    status: RefundStatus
+    status: ProviderRefundStatus
     raw_status: str
     failure_reason: str | None = None
 

@@ -22,9 +22,9 @@ from payments.providers.base import (
     ProviderNotFound,
     ProviderPayment,
     ProviderRefund,
+    ProviderRefundStatus,
     ProviderRejected,
     ProviderUnavailable,
-    RefundStatus,
     parse_payment_id,
 )
 
@@ -39,7 +39,7 @@ INTENT_STATUS: dict[str, PaymentStatus] = {
     "canceled": PaymentStatus.canceled,
 }
 
-REFUND_STATUS: dict[str, RefundStatus] = {
+REFUND_STATUS: dict[str, ProviderRefundStatus] = {
     "succeeded": "succeeded",
     "pending": "pending",
     "requires_action": "pending",
@@ -54,7 +54,8 @@ def _plain(obj: Any) -> dict[str, Any]:
         return obj
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
-        return to_dict()
+        plain: dict[str, Any] = to_dict()
+        return plain
     raise TypeError(f"not a Stripe object: {type(obj).__name__}")
 
 

@@ -25,9 +25,9 @@ from payments.providers.base import (
     ProviderNotFound,
     ProviderPayment,
     ProviderRefund,
+    ProviderRefundStatus,
     ProviderRejected,
     ProviderUnavailable,
-    RefundStatus,
     parse_payment_id,
 )
 
@@ -40,7 +40,7 @@ PAYMENT_STATUS: dict[str, PaymentStatus] = {
     "canceled": PaymentStatus.canceled,
 }
 
-REFUND_STATUS: dict[str, RefundStatus] = {
+REFUND_STATUS: dict[str, ProviderRefundStatus] = {
     "pending": "pending",
     "succeeded": "succeeded",
     "canceled": "failed",

@@ -1,6 +1,6 @@
 """Payments domain rules: statuses and their one-way state machine, request checks, amounts.
 
-Pure functions and the problems they raise; no database, no web framework, no provider SDK.
+Pure functions; no database, no web framework, no provider SDK.
 """
 
 from __future__ import annotations
@@ -13,12 +13,22 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from scifikpi_common.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from scifikpi_common.money import (
     CURRENCY_EXPONENTS,
     MIN_REGISTRATION_DEPOSIT_USD_MINOR,
     UnknownCurrency,
     meets_registration_minimum,
+)
+
+from payments.domain.errors import (
+    AccountNotActive,
+    AccountNotPendingPayment,
+    CurrencyNotSupportedByProvider,
+    DepositBelowMinimum,
+    InvalidIdempotencyKey,
+    QuoteNotAllowed,
+    QuoteRequired,
+    UnsupportedCurrency,
 )
 
 
@@ -40,6 +50,12 @@ class PaymentStatus(StrEnum):
     failed = "failed"
     canceled = "canceled"
     refunded = "refunded"
+
+
+class RefundStatus(StrEnum):
+    requested = "requested"  # recorded; the provider is asked (and asked again) until it answers
+    succeeded = "succeeded"
+    failed = "failed"
 
 
 class AccountStatus(StrEnum):
@@ -134,73 +150,6 @@ def transition(current: PaymentStatus, observed: PaymentStatus) -> Transition:
     if RANK[observed] < RANK[current]:
         return Transition(current, current, "stale")
     return Transition(current, current, "conflict")
-
-
-# --------------------------------------------------------------------------- problems
-
-
-class UnsupportedCurrency(ValidationFailed):
-    slug, title = "unsupported-currency", "Currency is not supported"
-
-
-class CurrencyNotSupportedByProvider(ValidationFailed):
-    slug, title = "currency-not-supported-by-provider", "The provider does not take this currency"
-
-
-class DepositBelowMinimum(ValidationFailed):
-    slug, title = "deposit-below-minimum", "Registration deposit is below the minimum"
-
-
-class QuoteRequired(ValidationFailed):
-    slug, title = "quote-required", "An acceleration payment needs a quote_id"
-
-
-class QuoteNotAllowed(ValidationFailed):
-    slug, title = "quote-not-allowed", "Only acceleration payments take a quote_id"
-
-
-class InvalidIdempotencyKey(ValidationFailed):
-    slug, title = "idempotency-key-invalid", "Idempotency-Key is not acceptable"
-
-
-class IdempotencyKeyReused(ValidationFailed):
-    slug, title = "idempotency-key-reused", "Idempotency-Key was used with a different request"
-
-
-class InvalidCursor(ValidationFailed):
-    slug, title = "invalid-cursor", "The page cursor is not valid"
-
-
-class AccountNotPendingPayment(Conflict):
-    slug, title = "account-not-pending-payment", "The account is not waiting for its deposit"
-
-
-class AccountNotActive(Forbidden):
-    slug, title = "account-not-active", "The account is not active"
-
-
-class PaymentNotFound(NotFound):
-    slug, title = "payment-not-found", "Payment not found"
-
-
-class PaymentNotRefundable(Conflict):
-    slug, title = "payment-not-refundable", "Only succeeded payments can be refunded"
-
-
-class ProviderRejectedPayment(AppError):
-    status, slug, title = 502, "provider-rejected", "The payment provider refused the request"
-
-
-class InvalidWebhookSignature(AppError):
-    status, slug, title = 400, "invalid-webhook-signature", "Webhook signature is not valid"
-
-
-class MalformedWebhook(AppError):
-    status, slug, title = 400, "malformed-webhook", "Webhook body is not understood"
-
-
-class WebhookSourceForbidden(Forbidden):
-    slug, title = "webhook-source-forbidden", "Webhook source address is not allowed"
 
 
 # --------------------------------------------------------------------------- requests
