@@ -13,7 +13,6 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from types import ModuleType
-from typing import ClassVar
 from uuid import UUID
 
 from scifikpi_common.errors import (
@@ -154,7 +153,7 @@ class DepositBelowMinimum(ValidationFailed):
 
 class InvalidCredentials(KeepsChanges, InvalidToken):
     slug, title = "invalid-credentials", "Invalid email or password"
-    headers: ClassVar[dict[str, str] | None] = None  # not a bearer-token problem
+    headers = None  # not a bearer-token problem
 
     def __init__(self) -> None:
         # One fixed text for a wrong password and an unknown email: no account enumeration.
@@ -174,7 +173,7 @@ class TooManyLoginAttempts(RateLimited):
 
 class InvalidRefreshToken(InvalidToken):
     slug, title = "invalid-refresh-token", "Invalid refresh token"
-    headers: ClassVar[dict[str, str] | None] = None
+    headers = None
 
     def __init__(self) -> None:
         super().__init__("The refresh token is unknown, expired or revoked.")
@@ -182,7 +181,7 @@ class InvalidRefreshToken(InvalidToken):
 
 class RefreshTokenReused(KeepsChanges, InvalidToken):
     slug, title = "refresh-token-reused", "Refresh token reused"
-    headers: ClassVar[dict[str, str] | None] = None
+    headers = None
 
     def __init__(self) -> None:
         super().__init__(
