@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 from scifikpi_common.money import (
-    MIN_REGISTRATION_DEPOSIT_USD_MINOR,
     UnknownCurrency,
-    meets_registration_minimum,
+    smallest_amount_worth,
     to_usd_minor,
 )
 from scifikpi_common.settings import ServiceSettings
@@ -62,13 +61,14 @@ RATES = {"USD": Decimal("1"), "RUB": Decimal("0.0125"), "JPY": Decimal("0.0067")
 
 class TestMoney:
     def test_usd_minimum_boundary(self):
-        assert meets_registration_minimum(1000, "USD", RATES)
-        assert not meets_registration_minimum(999, "USD", RATES)
+        assert to_usd_minor(1000, "USD", RATES) == 1000
+        assert smallest_amount_worth(1000, "USD", RATES) == 1000
 
     def test_rub_converts_with_configured_rate(self):
         # 800.00 RUB * 0.0125 = 10.00 USD exactly; one kopeck less is below.
         assert to_usd_minor(80000, "RUB", RATES) == 1000
-        assert not meets_registration_minimum(79999, "RUB", RATES)
+        assert to_usd_minor(79999, "RUB", RATES) == 999
+        assert smallest_amount_worth(1000, "RUB", RATES) == 80000
 
     def test_zero_exponent_currency(self):
         assert to_usd_minor(1500, "JPY", RATES) == 1005  # 1500 JPY * 0.0067 = 10.05 USD
@@ -84,5 +84,15 @@ class TestMoney:
         usd = to_usd_minor(amount, "RUB", RATES)
         assert Decimal(usd) <= Decimal(amount) * Decimal("0.0125") < Decimal(usd + 1)
 
-    def test_minimum_constant(self):
-        assert MIN_REGISTRATION_DEPOSIT_USD_MINOR == 1000
+    def test_smallest_amount_worth_rounds_up(self):
+        # 1500 JPY is worth 10.05 USD, 1493 JPY 10.00 (1492: 9.99): the least worth 10.00 is 1493
+        assert smallest_amount_worth(1000, "JPY", RATES) == 1493
+        with pytest.raises(UnknownCurrency):
+            smallest_amount_worth(1000, "EUR", RATES)
+
+    @given(st.integers(min_value=1, max_value=10**9))
+    def test_smallest_amount_worth_is_the_least(self, usd_minor):
+        least = smallest_amount_worth(usd_minor, "RUB", RATES)
+        assert (
+            to_usd_minor(least, "RUB", RATES) >= usd_minor > to_usd_minor(least - 1, "RUB", RATES)
+        )

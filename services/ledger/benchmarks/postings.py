@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from ledger import handlers
-from ledger.check import check
 from ledger.models import SCHEMA, make_outbox
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.events import MiningCompleted
@@ -45,13 +44,21 @@ NOW = datetime.now(UTC)
 
 def _event(users: list[uuid.UUID]) -> MiningCompleted:
     return MiningCompleted(
-        user_id=random.choice(users), session_id=uuid.uuid4(), points_micro=1_000_000,
+        user_id=random.choice(users),
+        session_id=uuid.uuid4(),
+        points_micro=1_000_000,
         completed_at=NOW,
-    )  # fmt: skip
+    )
 
 
-async def _run(factory: UnitOfWorkFactory, users: list[uuid.UUID], *, duration: float,
-               concurrency: int, batch: int | None) -> tuple[float, float]:  # fmt: skip
+async def _run(
+    factory: UnitOfWorkFactory,
+    users: list[uuid.UUID],
+    *,
+    duration: float,
+    concurrency: int,
+    batch: int | None,
+) -> tuple[float, float]:
     """(postings per second, the benchmark process's CPU use in cores); `batch=None` is the
     single path (one transfer per transaction)."""
     done = 0
@@ -108,12 +115,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     await uow.commit()
             runs = []
             for _ in range(args.repeat):
-                single, single_cpu = await _run(factory, users, duration=args.duration,
-                                    concurrency=args.concurrency, batch=None)  # fmt: skip
+                single, single_cpu = await _run(
+                    factory, users, duration=args.duration, concurrency=args.concurrency, batch=None
+                )
                 batched, batched_cpu = await _run(
-                    factory, users, duration=args.duration, concurrency=args.batch_concurrency,
+                    factory,
+                    users,
+                    duration=args.duration,
+                    concurrency=args.batch_concurrency,
                     batch=args.batch,
-                )  # fmt: skip
+                )
                 pgbench = await asyncio.to_thread(
                     _pgbench, url, int(args.duration), args.concurrency
                 )
@@ -130,7 +141,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"run {len(runs)}: {runs[-1]}", flush=True)
             started = time.perf_counter()
             async with factory() as uow:
-                report = await check(uow.session)
+                report = await handlers.check_invariants(uow)
             check_s = time.perf_counter() - started
         finally:
             await engine.dispose()

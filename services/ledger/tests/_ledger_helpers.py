@@ -25,14 +25,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
-def paid(user_id: uuid.UUID, amount_minor: int = 1000, currency: str = "USD", *,
-         purpose: str = "topup", payment_id: uuid.UUID | None = None,
-         provider: str = "stripe") -> PaymentSucceeded:  # fmt: skip
+def paid(
+    user_id: uuid.UUID,
+    amount_minor: int = 1000,
+    currency: str = "USD",
+    *,
+    purpose: str = "topup",
+    payment_id: uuid.UUID | None = None,
+    provider: str = "stripe",
+) -> PaymentSucceeded:
     return PaymentSucceeded(
-        user_id=user_id, payment_id=payment_id or uuid.uuid4(), purpose=purpose, provider=provider,
-        amount_minor=amount_minor, currency=currency, succeeded_at=NOW,
+        user_id=user_id,
+        payment_id=payment_id or uuid.uuid4(),
+        purpose=purpose,
+        provider=provider,
+        amount_minor=amount_minor,
+        currency=currency,
+        succeeded_at=NOW,
         quote_id=uuid.uuid4() if purpose == "acceleration" else None,
-    )  # fmt: skip
+    )
 
 
 def refunded(p: PaymentSucceeded) -> PaymentRefunded:
@@ -43,18 +54,22 @@ def mined(
     user_id: uuid.UUID, points_micro: int, session_id: uuid.UUID | None = None
 ) -> MiningCompleted:
     return MiningCompleted(
-        user_id=user_id, session_id=session_id or uuid.uuid4(), points_micro=points_micro,
+        user_id=user_id,
+        session_id=session_id or uuid.uuid4(),
+        points_micro=points_micro,
         completed_at=NOW,
-    )  # fmt: skip
+    )
 
 
 def requested(
     user_id: uuid.UUID, price: int, purchase_id: uuid.UUID | None = None
 ) -> NftPurchaseRequested:
     return NftPurchaseRequested(
-        user_id=user_id, purchase_id=purchase_id or uuid.uuid4(), catalog_item_id=uuid.uuid4(),
+        user_id=user_id,
+        purchase_id=purchase_id or uuid.uuid4(),
+        catalog_item_id=uuid.uuid4(),
         price_points_micro=price,
-    )  # fmt: skip
+    )
 
 
 def minted(user_id: uuid.UUID, purchase_id: uuid.UUID) -> NftMinted:
@@ -65,8 +80,9 @@ def failed(user_id: uuid.UUID, purchase_id: uuid.UUID) -> NftPurchaseFailed:
     return NftPurchaseFailed(user_id=user_id, purchase_id=purchase_id, reason="mint failed")
 
 
-async def deliver(factory: UnitOfWorkFactory, event: Event, *,
-                  envelope: Envelope[dict[str, Any]] | None = None) -> list[str]:  # fmt: skip
+async def deliver(
+    factory: UnitOfWorkFactory, event: Event, *, envelope: Envelope[dict[str, Any]] | None = None
+) -> list[str]:
     envelope = envelope or Envelope.wrap(event, producer="test")
     delivery = Delivery(topic=event.TOPIC, body=envelope.to_bytes(), key=envelope.key.encode())
     return list(await consumers.process(delivery, factory, broker=None))

@@ -27,11 +27,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from nft.chain_loop import ChainEngine
+from nft.chain.engine import ChainEngine
 from nft.models import SCHEMA, make_outbox
 from nft.settings import NftSettings
-from nft.ton.custody import Custody, bootstrap_local
-from nft.ton.local import LocalChain
+from nft.ton.custody import Custody
+from nft.ton.local import LocalChain, bootstrap_local
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.testing import create_database, drop_database, migrate
 from sqlalchemy import text
@@ -59,10 +59,14 @@ async def _reserve(factory: UnitOfWorkFactory, n: int) -> None:
                     " VALUES (:id, :user, :item, :key, 1000, 'reserved', :now, :now, :at)"
                 ),
                 {
-                    "id": uuid.uuid4(), "user": uuid.uuid4(), "item": item_id, "key": str(i),
-                    "now": now, "at": now + timedelta(microseconds=i),
+                    "id": uuid.uuid4(),
+                    "user": uuid.uuid4(),
+                    "item": item_id,
+                    "key": str(i),
+                    "now": now,
+                    "at": now + timedelta(microseconds=i),
                 },
-            )  # fmt: skip
+            )
         await uow.commit()
 
 
@@ -72,9 +76,12 @@ async def _mode(server: str, *, items: int, batch: int) -> dict[str, Any]:
     try:
         await migrate(SERVICE_DIR, url)
         settings = NftSettings(
-            environment="test", database_url=url, kafka_bootstrap_servers="127.0.0.1:9",
-            mint_batch_size=batch, resend_interval_s=0,
-        )  # fmt: skip
+            environment="test",
+            database_url=url,
+            kafka_bootstrap_servers="127.0.0.1:9",
+            mint_batch_size=batch,
+            resend_interval_s=0,
+        )
         engine = create_engine(url, schema=SCHEMA, application_name="nft.bench", pool_size=4)
         chain = await LocalChain.open(url)
         try:
@@ -94,11 +101,14 @@ async def _mode(server: str, *, items: int, batch: int) -> dict[str, Any]:
             assert minted == items, (minted, items)
             assert await custody.next_item_index() == items
             return {
-                "batch": batch, "items": items, "messages": messages,
-                "seconds": round(wall, 3), "items_per_s": round(items / wall, 1),
+                "batch": batch,
+                "items": items,
+                "messages": messages,
+                "seconds": round(wall, 3),
+                "items_per_s": round(items / wall, 1),
                 "ms_per_item": round(wall * 1000 / items, 2),
                 "cpu_cores": round(cpu_used / wall, 2),
-            }  # fmt: skip
+            }
         finally:
             await chain.close()
             await engine.dispose()
@@ -111,9 +121,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     single = await _mode(server, items=args.items, batch=1)
     batched = await _mode(server, items=args.items, batch=args.batch)
     return {
-        "single": single, "batched": batched,
+        "single": single,
+        "batched": batched,
         "speedup": round(batched["items_per_s"] / single["items_per_s"], 2),
-    }  # fmt: skip
+    }
 
 
 def _table(r: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ than they paid.
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -22,9 +22,6 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-
-#: The registration minimum: USD 10.00 (less is `deposit-below-minimum`, docs/problems.md).
-MIN_REGISTRATION_DEPOSIT_USD_MINOR = 1000
 
 
 class Money(BaseModel):
@@ -57,7 +54,15 @@ def to_usd_minor(amount_minor: int, currency: str, fx_rates: dict[str, Decimal])
     return int(usd_cents.to_integral_value(rounding=ROUND_FLOOR))
 
 
-def meets_registration_minimum(
-    amount_minor: int, currency: str, fx_rates: dict[str, Decimal]
-) -> bool:
-    return to_usd_minor(amount_minor, currency, fx_rates) >= MIN_REGISTRATION_DEPOSIT_USD_MINOR
+def smallest_amount_worth(usd_minor: int, currency: str, fx_rates: dict[str, Decimal]) -> int:
+    """The smallest amount of `currency` (minor units) that `to_usd_minor` values at `usd_minor` or
+    more: the inverse conversion, rounded up, then stepped past any rounding of the way back."""
+    exponent = CURRENCY_EXPONENTS.get(currency)
+    rate = fx_rates.get(currency)
+    if exponent is None or rate is None:
+        raise UnknownCurrency(currency)
+    usd_major = Decimal(usd_minor).scaleb(-CURRENCY_EXPONENTS["USD"])
+    minor = int((usd_major / rate).scaleb(exponent).to_integral_value(rounding=ROUND_CEILING))
+    while to_usd_minor(minor, currency, fx_rates) < usd_minor:
+        minor += 1
+    return minor

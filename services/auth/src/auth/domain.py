@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from types import ModuleType
 from uuid import UUID
@@ -23,11 +23,11 @@ from scifikpi_common.errors import (
     RateLimited,
     ValidationFailed,
 )
+from scifikpi_common.events.auth import REGISTRATION_MINIMUM_USD_MINOR
 from scifikpi_common.money import (
     CURRENCY_EXPONENTS,
-    MIN_REGISTRATION_DEPOSIT_USD_MINOR,
     UnknownCurrency,
-    to_usd_minor,
+    smallest_amount_worth,
 )
 from stdnum import get_cc_module
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -306,16 +306,7 @@ def validate_tax_id(tax_id: str, country: str) -> str:
 
 def minimum_deposit_minor(currency: str, fx_rates: dict[str, Decimal]) -> int:
     """The smallest amount of `currency` (minor units) worth at least USD 10.00 at `fx_rates`."""
-    exponent = CURRENCY_EXPONENTS.get(currency)
-    rate = fx_rates.get(currency)
-    if exponent is None or rate is None:
-        raise UnknownCurrency(currency)
-    usd_major = Decimal(MIN_REGISTRATION_DEPOSIT_USD_MINOR).scaleb(-CURRENCY_EXPONENTS["USD"])
-    minor = int((usd_major / rate).scaleb(exponent).to_integral_value(rounding=ROUND_CEILING))
-    # Conversion back rounds down; step up until the amount really meets the minimum.
-    while to_usd_minor(minor, currency, fx_rates) < MIN_REGISTRATION_DEPOSIT_USD_MINOR:
-        minor += 1
-    return max(minor, 1)
+    return max(smallest_amount_worth(REGISTRATION_MINIMUM_USD_MINOR, currency, fx_rates), 1)
 
 
 def supported_currencies(fx_rates: dict[str, Decimal]) -> list[str]:
@@ -337,7 +328,7 @@ def check_initial_deposit(amount_minor: int, currency: str, fx_rates: dict[str, 
             f"The initial deposit must be worth at least USD 10.00: at least {minimum} minor units "
             f"of {currency}.",
             minimum={"amount_minor": minimum, "currency": currency},
-            minimum_usd={"amount_minor": MIN_REGISTRATION_DEPOSIT_USD_MINOR, "currency": "USD"},
+            minimum_usd={"amount_minor": REGISTRATION_MINIMUM_USD_MINOR, "currency": "USD"},
         )
 
 

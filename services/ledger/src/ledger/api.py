@@ -1,5 +1,5 @@
-"""HTTP routes of the ledger service. Reads only; the admin check runs in one read-only
-REPEATABLE READ transaction."""
+"""HTTP routes of the ledger service. Reads only (nothing to commit); the admin check runs in
+one read-only REPEATABLE READ transaction."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from scifikpi_common.app import UoW
-from scifikpi_common.errors import Forbidden, InvalidToken
+from scifikpi_common.errors import Forbidden, InvalidCursor, InvalidToken
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentAdmin, CurrentPrincipal
 
-from ledger import check, reads
-from ledger.domain import InvalidCursor, TransferKind
+from ledger import handlers
+from ledger.domain import TransferKind
 from ledger.schemas import BalanceOut, HistoryPage
 from ledger.settings import LedgerSettings
 
 
 def get_settings(request: Request) -> LedgerSettings:
-    return request.app.state.settings
+    settings: LedgerSettings = request.app.state.settings
+    return settings
 
 
 Settings = Annotated[LedgerSettings, Depends(get_settings)]
@@ -29,7 +30,7 @@ router = APIRouter(tags=["ledger"])
 @router.get("/balance", response_model=BalanceOut, responses=problem_responses(InvalidToken))
 async def get_balance(principal: CurrentPrincipal, uow: UoW, settings: Settings) -> BalanceOut:
     """Points (available, reserved, total), money deposited (USD) and the mining power it gives."""
-    return await reads.balance(uow.session, principal.user_id, settings)
+    return BalanceOut.of(await handlers.balance(uow, principal.user_id, settings))
 
 
 @router.get(
@@ -43,9 +44,8 @@ async def get_history(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> HistoryPage:
     """Every operation of the user, newest first, keyset-paged."""
-    return await reads.history(
-        uow.session, principal.user_id, kind=kind, cursor=cursor, limit=limit
-    )
+    page = await handlers.history(uow, principal.user_id, kind=kind, cursor=cursor, limit=limit)
+    return HistoryPage.of(page)
 
 
 admin_router = APIRouter(tags=["admin"])
@@ -54,5 +54,5 @@ admin_router = APIRouter(tags=["admin"])
 @admin_router.get("/admin/ledger/check", responses=problem_responses(InvalidToken, Forbidden))
 async def ledger_check(admin: CurrentAdmin, uow: UoW) -> dict[str, Any]:
     """The ledger invariants; `ok: false` lists the offenders."""
-    report = await check.check(uow.session)
+    report = await handlers.check_invariants(uow)
     return report.as_dict()

@@ -19,10 +19,10 @@ from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionm
 from scifikpi_common.logging import configure_logging
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from ledger import check
+from ledger import handlers
 from ledger.models import make_outbox
+from ledger.processes import sweep_once
 from ledger.settings import LedgerSettings, get_settings
-from ledger.sweeper import sweep_once
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,15 +35,17 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace, settings: LedgerSettings) -> dict[str, Any]:
     engine = create_engine(
-        settings.database_url, schema=settings.db_schema, application_name="ledger.admin",
+        settings.database_url,
+        schema=settings.db_schema,
+        application_name="ledger.admin",
         pool_size=2,
-    )  # fmt: skip
+    )
     factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
     try:
         if args.command == "sweep":
             return {"ok": True, "expired": await sweep_once(factory, settings.sweep_batch_size)}
-        async with factory() as uow:
-            return (await check.check(uow.session)).as_dict()
+        async with factory() as uow:  # read-only: nothing to commit
+            return (await handlers.check_invariants(uow)).as_dict()
     finally:
         await engine.dispose()
 

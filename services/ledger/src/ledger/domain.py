@@ -1,19 +1,17 @@
-"""Pure ledger rules: account kinds, transfer ids, unit formatting, history cursors, errors.
+"""Pure ledger rules: accounts and their kinds, transfer ids and kinds, postings and their
+outcomes, balances, the user's history, the invariant report, unit formatting, errors.
 
 No framework, database or broker imports (import-linter contract `ledger-domain-pure`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
-
-from scifikpi_common.errors import ValidationFailed
 
 MICRO = 1_000_000  # µP per point
 
@@ -72,6 +70,34 @@ class Phase(StrEnum):
     expire = "expire"
 
 
+RESOLUTIONS = frozenset({Phase.post, Phase.void, Phase.expire})
+
+
+class Direction(StrEnum):
+    """A history entry seen from the user: credited, debited (or held), or booked elsewhere."""
+
+    inbound = "in"
+    outbound = "out"
+    external = "external"
+
+
+class PostingStatus(StrEnum):
+    """The outcome of one posting, as the posting functions (migration 0002) answer it."""
+
+    created = "created"
+    duplicate = "duplicate"  # the transfer id is already in the journal: nothing changed
+    insufficient_funds = "insufficient_funds"  # the guarded debit was refused
+    not_found = "not_found"  # no such hold
+    already_resolved = "already_resolved"  # another resolution of the hold won
+    expired = "expired"  # a capture after the hold's expiry
+    not_due = "not_due"  # an expiry before the hold's `expires_at`
+
+
+# ------------------------------------------------------------------------------- transfer ids
+
+HOLD_PREFIX = "nft-hold:"
+
+
 def payment_transfer_id(payment_id: UUID) -> str:
     return f"payment:{payment_id}"
 
@@ -85,7 +111,7 @@ def mining_transfer_id(session_id: UUID) -> str:
 
 
 def hold_id(purchase_id: UUID) -> str:
-    return f"nft-hold:{purchase_id}"
+    return f"{HOLD_PREFIX}{purchase_id}"
 
 
 def post_id(purchase_id: UUID) -> str:
@@ -100,11 +126,42 @@ def expire_id(purchase_id: UUID) -> str:
     return f"nft-expire:{purchase_id}"
 
 
+def purchase_of_hold(hold: str) -> UUID:
+    """The purchase a hold id names: `nft-hold:<purchase_id>`."""
+    return UUID(hold.removeprefix(HOLD_PREFIX))
+
+
+# ------------------------------------------------------------------------------- units
+
+
 def format_points(micro: int) -> str:
     """µP as a decimal string with six places: 12_500_000 -> "12.500000" (no floats)."""
     sign = "-" if micro < 0 else ""
     whole, frac = divmod(abs(micro), MICRO)
     return f"{sign}{whole}.{frac:06d}"
+
+
+# ------------------------------------------------------------------------------- accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account named by kind (and user): resolved, and created on first use, in SQL."""
+
+    kind: AccountKind
+    user_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind in USER_KINDS) != (self.user_id is not None):
+            need = "need" if self.kind in USER_KINDS else "take no"
+            raise ValueError(f"{self.kind} accounts {need} user")
+
+    @property
+    def asset(self) -> Asset:
+        return ASSET_OF[self.kind]
+
+
+AccountRef = Account | int  # an account by kind (and user), or by its id
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +184,190 @@ class Balances:
         return self.posted - self.pending_debits
 
 
-class InvalidCursor(ValidationFailed):
-    slug, title = "invalid-cursor", "The page cursor is not valid"
+@dataclass(frozen=True, slots=True)
+class UserBalance:
+    """What `GET /balance` shows: the user's points and money, and the mining rate it gives."""
+
+    points: Balances
+    money: Balances
+    mining_rate_micro_per_hour: int
 
 
-def encode_cursor(created_at: datetime, transfer_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), transfer_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+# ------------------------------------------------------------------------------- postings
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, transfer_id = json.loads(raw)
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None or not isinstance(transfer_id, str) or not transfer_id:
-            raise ValueError("bad cursor")
-        return at, transfer_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor("The cursor is not one this API returned.") from None
+@dataclass(frozen=True, slots=True)
+class Posting:
+    status: PostingStatus
+    transfer_id: str
+    amount: int = 0
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    user_id: UUID | None = None
+    resolved_by: str | None = None  # for already_resolved: the phase that won
+    # the touched user account right after a created posting (None if no user account)
+    posted: int | None = None
+    available: int | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.status == PostingStatus.created
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One credit of a batch: system account → the user's account."""
+
+    transfer_id: str
+    user_id: UUID
+    amount: int
+    reference: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BookedTransfer:
+    """A transfer in the journal, as a reversal needs it."""
+
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    to_user: bool  # the credited account is a user's
+
+
+def check_amount(amount: int) -> None:
+    if amount <= 0:
+        raise ValueError("amount must be positive")
+
+
+def check_resolution(phase: Phase) -> None:
+    if phase not in RESOLUTIONS:
+        raise ValueError(phase)
+
+
+def check_credit_batch(
+    credits: Sequence[Credit], *, system: AccountKind, user_kind: AccountKind
+) -> None:
+    """A credit batch moves one asset from a system account to user accounts, each amount > 0."""
+    if (
+        system in USER_KINDS
+        or user_kind not in USER_KINDS
+        or ASSET_OF[system] != ASSET_OF[user_kind]
+    ):
+        raise ValueError("a credit batch moves one asset from a system account to user accounts")
+    for credit in credits:
+        check_amount(credit.amount)
+
+
+class OriginalNotBooked(Exception):
+    """A refund arrived for a payment the ledger has not booked: retried, then dead-lettered."""
+
+
+# ------------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One operation of the user (view `history`)."""
+
+    id: str
+    kind: TransferKind
+    phase: Phase
+    asset: Asset
+    direction: Direction
+    amount: int
+    reference: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One page of the user's history, newest first; `next_cursor` when there is more."""
+
+    items: list[HistoryEntry]
+    next_cursor: str | None = None
+
+
+# ------------------------------------------------------------------------------- invariants
+
+Problem = dict[str, Any]  # one offender, as the report lists it
+Columns = tuple[int, int, int, int]  # posted debits, posted credits, pending debits, credits
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTotal:
+    """The sum of all balances of one asset: zero when the books balance."""
+
+    asset: str
+    posted: int
+    pending: int
+
+    def problem(self) -> Problem | None:
+        if self.posted == 0 and self.pending == 0:
+            return None
+        return {
+            "invariant": "sum_zero",
+            "asset": self.asset,
+            "posted": self.posted,
+            "pending": self.pending,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAudit:
+    """An account's stored columns next to their recomputation from the journal."""
+
+    account_id: int
+    kind: str
+    user_id: UUID | None
+    stored: Columns
+    journal: Columns
+
+    def problem(self) -> Problem | None:
+        if self.stored == self.journal:
+            return None
+        return {
+            "invariant": "balance_matches_journal",
+            "account_id": self.account_id,
+            "kind": self.kind,
+            "user_id": str(self.user_id) if self.user_id else None,
+            "stored": list(self.stored),
+            "journal": list(self.journal),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Overdrawn:
+    """A user account below zero (available = posted − pending debits)."""
+
+    account_id: int
+    kind: str
+    user_id: UUID | None
+    available: int
+
+    def problem(self) -> Problem:
+        return {
+            "invariant": "no_negative_user_account",
+            "account_id": self.account_id,
+            "kind": self.kind,
+            "user_id": str(self.user_id),
+            "available": self.available,
+        }
+
+
+@dataclass
+class CheckReport:
+    problems: list[Problem] = field(default_factory=list)
+    accounts: int = 0
+    transfers: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "accounts": self.accounts,
+            "transfers": self.transfers,
+            "problems": self.problems,
+        }

@@ -17,7 +17,7 @@ run_api, run_worker, run_relay = processes.api, processes.worker, processes.rela
 
 def run_scheduler() -> None:
     """The hold-expiry sweeper (any number of replicas)."""
-    from ledger.sweeper import run_until_stopped
+    from ledger.processes import run_until_stopped
 
     settings = get_settings()
 

@@ -26,8 +26,10 @@ async def test_balance_shape_and_mining_power(client, keys, factory, settings) -
     await deliver(factory, requested(user, 1_000_001, purchase))
     body = (await client.get("/balance", headers=keys.headers(user))).json()
     assert body["points"] == {
-        "available": "11.499999", "reserved": "1.000001", "total": "12.500000",
-    }  # fmt: skip
+        "available": "11.499999",
+        "reserved": "1.000001",
+        "total": "12.500000",
+    }
     assert body["money"] == {"amount_minor": 2599, "currency": "USD"}
     expected = min(
         settings.mining_r_max_micro_per_hour,
@@ -76,9 +78,16 @@ async def test_history_newest_first_with_keyset_pages_and_kind_filter(
         if cursor is None:
             break
     assert [i["kind"] for i in seen] == [
-        "nft_void", "nft_hold", "nft_post", "nft_hold", "mining", "mining", "mining",
-        "acceleration", "deposit",
-    ]  # fmt: skip
+        "nft_void",
+        "nft_hold",
+        "nft_post",
+        "nft_hold",
+        "mining",
+        "mining",
+        "mining",
+        "acceleration",
+        "deposit",
+    ]
     assert len({i["id"] for i in seen}) == 9
     created = [i["created_at"] for i in seen]
     assert created == sorted(created, reverse=True)

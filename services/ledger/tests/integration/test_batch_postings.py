@@ -12,11 +12,11 @@ from pathlib import Path
 
 from _ledger_helpers import deliver, mined, outbox_types, paid, refunded, requested, snapshot
 from alembic import command
-from ledger import handlers, postings
-from ledger.check import check
+from ledger import handlers
 from ledger.consumers import consumers
-from ledger.domain import AccountKind, mining_transfer_id
+from ledger.domain import Account, AccountKind, Posting, TransferKind, mining_transfer_id
 from ledger.models import SCHEMA, make_outbox
+from ledger.repository import AccountRepository, PostingRepository
 from ledger.settings import LedgerSettings
 from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
 from scifikpi_common.events import Envelope
@@ -31,11 +31,11 @@ P = 1_000_000
 
 async def _ok(factory) -> None:
     async with factory() as uow:
-        report = await check(uow.session)
+        report = await handlers.check_invariants(uow)
     assert report.ok, report.problems
 
 
-async def _batch(factory, events) -> dict[str, postings.Posting]:
+async def _batch(factory, events) -> dict[str, Posting]:
     async with factory() as uow:
         created = await handlers.credit_mining_batch(uow, events)
         await uow.commit()
@@ -69,9 +69,9 @@ async def test_batch_skips_redelivered_and_repeated_ids(engine, factory) -> None
         assert by_transfer[tid]["available_micro"] == running
     assert by_transfer[mining_transfer_id(e3.session_id)]["available_micro"] == 3 * P
     async with factory() as uow:
-        pa = await postings.balances(uow.session, AccountKind.user_points, a)
-        pb = await postings.balances(uow.session, AccountKind.user_points, b)
-        issuance = await postings.balances(uow.session, AccountKind.mining_issuance, None)
+        pa = await AccountRepository(uow.session).balances(AccountKind.user_points, a)
+        pb = await AccountRepository(uow.session).balances(AccountKind.user_points, b)
+        issuance = await AccountRepository(uow.session).balances(AccountKind.mining_issuance, None)
     assert (pa.available, pb.available, issuance.posted) == (7 * P, 3 * P, -10 * P)
     before = await snapshot(engine)
     for _ in range(5):  # the same batch redelivered: nothing changes, nothing is published
@@ -95,13 +95,17 @@ async def test_batch_consumer_claims_the_inbox_and_commits_once(engine, factory)
     assert outcomes == [["handled"]] * 30 + [["duplicate"], ["handled"]]
     async with engine.connect() as conn:
         xmins = (
-            await conn.execute(
-                text(
-                    "SELECT count(DISTINCT xmin::text) FROM ledger.transfers"
-                    " UNION ALL SELECT count(*) FROM ledger.inbox"
+            (
+                await conn.execute(
+                    text(
+                        "SELECT count(DISTINCT xmin::text) FROM ledger.transfers"
+                        " UNION ALL SELECT count(*) FROM ledger.inbox"
+                    )
                 )
             )
-        ).scalars().all()  # fmt: skip
+            .scalars()
+            .all()
+        )
     assert xmins == [1, 31]  # 30 transfers from one transaction; 31 distinct event ids claimed
     assert (await outbox_types(engine)).count("PointsCredited") == 30
     before = await snapshot(engine)
@@ -109,7 +113,7 @@ async def test_batch_consumer_claims_the_inbox_and_commits_once(engine, factory)
         assert await consumers.process_batch(poll, factory, None) == [["duplicate"]] * 32
     assert await snapshot(engine) == before
     async with factory() as uow:
-        points = await postings.balances(uow.session, AccountKind.user_points, user)
+        points = await AccountRepository(uow.session).balances(AccountKind.user_points, user)
     assert points.available == 30 * P
     await _ok(factory)
 
@@ -148,10 +152,10 @@ async def test_batches_singles_and_holds_racing_keep_every_invariant(
         expected[event.user_id] += event.points_micro
     async with factory() as uow:
         for user in users:
-            points = await postings.balances(uow.session, AccountKind.user_points, user)
+            points = await AccountRepository(uow.session).balances(AccountKind.user_points, user)
             assert points.posted == expected[user]
             assert points.available >= 0
-        issuance = await postings.balances(uow.session, AccountKind.mining_issuance, None)
+        issuance = await AccountRepository(uow.session).balances(AccountKind.mining_issuance, None)
     assert issuance.posted == -sum(expected.values())
     credited = Counter(p["transfer_id"] for p in await _outbox_payloads(engine, "PointsCredited"))
     assert len(credited) == len(pool) and set(credited.values()) == {1}
@@ -213,12 +217,14 @@ async def test_refund_booked_against_shortfall_publishes_no_money_debited(engine
     deposit = paid(user, 1000)
     await deliver(factory, deposit)
     async with factory() as uow:
-        spent = await postings.post_transfer(
-            uow.session, transfer_id=f"refund:{uuid.uuid4()}",
-            debit=postings.Account(AccountKind.user_money, user),
-            credit=postings.Account(AccountKind.clearing_stripe), amount=600,
-            kind=handlers.TransferKind.refund, user_id=user,
-        )  # fmt: skip
+        spent = await PostingRepository(uow.session).post_transfer(
+            transfer_id=f"refund:{uuid.uuid4()}",
+            debit=Account(AccountKind.user_money, user),
+            credit=Account(AccountKind.clearing_stripe),
+            amount=600,
+            kind=TransferKind.refund,
+            user_id=user,
+        )
         assert spent.created and spent.available == 400
         await uow.commit()
     await deliver(factory, refunded(deposit))

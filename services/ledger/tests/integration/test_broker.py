@@ -11,10 +11,10 @@ import orjson
 import pytest
 from _ledger_helpers import mined, requested
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from ledger import postings
 from ledger.consumers import consumers
 from ledger.domain import AccountKind
 from ledger.models import make_outbox
+from ledger.repository import AccountRepository
 from scifikpi_common import runner
 from scifikpi_common.events import Envelope
 
@@ -31,9 +31,11 @@ async def test_worker_and_relay_through_the_broker(
     relay = asyncio.create_task(runner.relay_until_stopped(settings, make_outbox(), stop))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
     reader = AIOKafkaConsumer(
-        "ledger.account.v1", bootstrap_servers=kafka_bootstrap_servers,
-        group_id=f"ledger-test-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-    )  # fmt: skip
+        "ledger.account.v1",
+        bootstrap_servers=kafka_bootstrap_servers,
+        group_id=f"ledger-test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+    )
     await producer.start()
     await reader.start()
     try:
@@ -65,7 +67,7 @@ async def test_worker_and_relay_through_the_broker(
         await send(Envelope.wrap(hold, producer="nft"), hold.TOPIC)
         await wait_for("PointsReserved")
         async with factory() as uow:
-            points = await postings.balances(uow.session, AccountKind.user_points, user)
+            points = await AccountRepository(uow.session).balances(AccountKind.user_points, user)
         assert (points.available, points.pending_debits) == (1_000_000, 2_000_000)
         assert seen.count("PointsCredited") == 1
     finally:

@@ -18,9 +18,14 @@ from sqlalchemy.exc import DBAPIError
 async def _cli(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_ENVIRONMENT": "test"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ledger.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "ledger.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     return proc.returncode or 0, out.decode(), err.decode()
 

@@ -8,31 +8,36 @@ from collections import Counter
 from datetime import timedelta
 
 from _ledger_helpers import deliver, mined, requested
-from ledger import handlers, postings
-from ledger.check import check
-from ledger.domain import AccountKind, Phase, TransferKind
-from ledger.sweeper import sweep_once
+from ledger import handlers
+from ledger.domain import AccountKind, Phase, Posting, TransferKind
+from ledger.processes import sweep_once
+from ledger.repository import AccountRepository, PostingRepository
 from sqlalchemy import text
 
 PRICE = 1_000_000
 
 
-async def _hold(factory, user, purchase, ttl: timedelta) -> postings.Posting:
+async def _hold(factory, user, purchase, ttl: timedelta) -> Posting:
     async with factory() as uow:
         s = uow.session
-        sales = await postings.account_id(s, AccountKind.nft_sales)
-        points = await postings.account_id(s, AccountKind.user_points, user)
-        posting = await postings.post_transfer(
-            s, transfer_id=f"nft-hold:{purchase}", debit=points, credit=sales, amount=PRICE,
-            kind=TransferKind.nft_hold, user_id=user, hold_ttl=ttl,
-        )  # fmt: skip
+        sales = await AccountRepository(s).account_id(AccountKind.nft_sales)
+        points = await AccountRepository(s).account_id(AccountKind.user_points, user)
+        posting = await PostingRepository(s).post_transfer(
+            transfer_id=f"nft-hold:{purchase}",
+            debit=points,
+            credit=sales,
+            amount=PRICE,
+            kind=TransferKind.nft_hold,
+            user_id=user,
+            hold_ttl=ttl,
+        )
         await uow.commit()
         return posting
 
 
 async def _ok(factory) -> None:
     async with factory() as uow:
-        report = await check(uow.session)
+        report = await handlers.check_invariants(uow)
     assert report.ok, report.problems
 
 
@@ -53,7 +58,7 @@ async def test_200_parallel_holds_against_a_balance_for_10(engine, factory, sett
     assert types["PointsReservationRejected"] == 190
     assert holds == 10
     async with factory() as uow:
-        points = await postings.balances(uow.session, AccountKind.user_points, user)
+        points = await AccountRepository(uow.session).balances(AccountKind.user_points, user)
     assert (points.available, points.pending_debits, points.posted) == (0, 10 * PRICE, 10 * PRICE)
     await _ok(factory)
 
@@ -69,10 +74,12 @@ async def test_capture_racing_expiry_exactly_one_wins(engine, factory) -> None:
         assert (await _hold(factory, user, p, timedelta(milliseconds=600))).created
 
     async def capture(purchase, uow) -> str:
-        posting = await postings.resolve_hold(
-            uow.session, hold=f"nft-hold:{purchase}", resolution_id=f"nft-post:{purchase}",
-            phase=Phase.post, kind=TransferKind.nft_post,
-        )  # fmt: skip
+        posting = await PostingRepository(uow.session).resolve_hold(
+            hold=f"nft-hold:{purchase}",
+            resolution_id=f"nft-post:{purchase}",
+            phase=Phase.post,
+            kind=TransferKind.nft_post,
+        )
         await uow.commit()
         return posting.status
 
@@ -113,7 +120,7 @@ async def test_capture_racing_expiry_exactly_one_wins(engine, factory) -> None:
         )
     assert per_hold == [1] * n
     async with factory() as uow:
-        points = await postings.balances(uow.session, AccountKind.user_points, user)
+        points = await AccountRepository(uow.session).balances(AccountKind.user_points, user)
     won = captures.count("created")
     assert points.pending_debits == 0
     assert points.posted == (n - won) * PRICE
@@ -129,12 +136,12 @@ async def test_parallel_post_and_void_resolve_once(factory) -> None:
 
     async def resolve(purchase, phase: Phase, attempt: int) -> str:
         async with factory() as uow:
-            posting = await postings.resolve_hold(
-                uow.session, hold=f"nft-hold:{purchase}",
+            posting = await PostingRepository(uow.session).resolve_hold(
+                hold=f"nft-hold:{purchase}",
                 resolution_id=f"nft-{phase.value}:{purchase}",
                 phase=phase,
                 kind=TransferKind.nft_post if phase is Phase.post else TransferKind.nft_void,
-            )  # fmt: skip
+            )
             await uow.commit()
             return posting.status
 
@@ -155,7 +162,7 @@ async def test_sweeper_expires_due_holds_once(engine, factory) -> None:
     assert sum(counts) == 1
     assert await sweep_once(factory, 100) == 0
     async with factory() as uow:
-        points = await postings.balances(uow.session, AccountKind.user_points, user)
+        points = await AccountRepository(uow.session).balances(AccountKind.user_points, user)
     assert (points.available, points.pending_debits) == (2 * PRICE, PRICE)
     async with engine.connect() as conn:
         released = (

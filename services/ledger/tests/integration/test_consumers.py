@@ -16,10 +16,10 @@ from _ledger_helpers import (
     requested,
     snapshot,
 )
-from ledger import postings
-from ledger.check import check
+from ledger import handlers
 from ledger.consumers import consumers
 from ledger.domain import AccountKind, TransferKind
+from ledger.repository import AccountRepository, PostingRepository
 from scifikpi_common.events import Envelope
 from scifikpi_common.messaging import PoisonMessage
 from scifikpi_common.money import to_usd_minor
@@ -28,12 +28,12 @@ from sqlalchemy import text
 
 async def _balances(factory, kind, user_id):
     async with factory() as uow:
-        return await postings.balances(uow.session, kind, user_id)
+        return await AccountRepository(uow.session).balances(kind, user_id)
 
 
 async def _assert_ok(factory) -> None:
     async with factory() as uow:
-        report = await check(uow.session)
+        report = await handlers.check_invariants(uow)
     assert report.ok, report.problems
 
 
@@ -44,11 +44,15 @@ async def test_every_consumed_event_redelivered_five_times_changes_nothing(engin
     mining = mined(user, 7_500_000)
     kept, lost = uuid.uuid4(), uuid.uuid4()
     events = [
-        deposit, accel, mining,
-        requested(user, 1_000_000, kept), minted(user, kept),
-        requested(user, 2_000_000, lost), failed(user, lost),
+        deposit,
+        accel,
+        mining,
+        requested(user, 1_000_000, kept),
+        minted(user, kept),
+        requested(user, 2_000_000, lost),
+        failed(user, lost),
         refunded(deposit),
-    ]  # fmt: skip
+    ]
     for event in events:
         envelope = Envelope.wrap(event, producer="test")
         assert await deliver(factory, event, envelope=envelope) == ["handled"]
@@ -59,9 +63,14 @@ async def test_every_consumed_event_redelivered_five_times_changes_nothing(engin
             assert await deliver(factory, event) == ["handled"]
         assert await snapshot(engine) == before, event.EVENT_TYPE
     assert await outbox_types(engine) == [
-        "MoneyCredited", "PointsCredited", "PointsReserved", "PointsDebited", "PointsReserved",
-        "PointsReleased", "MoneyDebited",
-    ]  # fmt: skip
+        "MoneyCredited",
+        "PointsCredited",
+        "PointsReserved",
+        "PointsDebited",
+        "PointsReserved",
+        "PointsReleased",
+        "MoneyDebited",
+    ]
     points = await _balances(factory, AccountKind.user_points, user)
     assert (points.available, points.pending_debits) == (6_500_000, 0)
     money = await _balances(factory, AccountKind.user_money, user)
@@ -104,8 +113,10 @@ async def test_hold_rejected_without_funds_and_a_rejected_id_stays_rejected(
     await deliver(factory, mined(user, 1_000_000))
     await deliver(factory, requested(user, 5, purchase))  # same purchase, new event id
     assert await outbox_types(engine) == [
-        "PointsReservationRejected", "PointsCredited", "PointsReservationRejected",
-    ]  # fmt: skip
+        "PointsReservationRejected",
+        "PointsCredited",
+        "PointsReservationRejected",
+    ]
     points = await _balances(factory, AccountKind.user_points, user)
     assert points.pending_debits == 0
     await _assert_ok(factory)
@@ -129,12 +140,16 @@ async def test_refund_exceeding_the_money_balance_books_against_shortfall(factor
     await deliver(factory, deposit)
     # money leaves the account by some other booking (none exists yet; simulated here)
     async with factory() as uow:
-        money = await postings.account_id(uow.session, AccountKind.user_money, user)
-        clearing = await postings.account_id(uow.session, AccountKind.clearing_stripe)
-        spent = await postings.post_transfer(
-            uow.session, transfer_id=f"refund:{uuid.uuid4()}", debit=money, credit=clearing,
-            amount=600, kind=TransferKind.refund, user_id=user,
-        )  # fmt: skip
+        money = await AccountRepository(uow.session).account_id(AccountKind.user_money, user)
+        clearing = await AccountRepository(uow.session).account_id(AccountKind.clearing_stripe)
+        spent = await PostingRepository(uow.session).post_transfer(
+            transfer_id=f"refund:{uuid.uuid4()}",
+            debit=money,
+            credit=clearing,
+            amount=600,
+            kind=TransferKind.refund,
+            user_id=user,
+        )
         assert spent.created
         await uow.commit()
     assert await deliver(factory, refunded(deposit)) == ["handled"]
@@ -158,5 +173,5 @@ async def test_refund_of_an_unbooked_payment_is_retried_then_dead_lettered(facto
     finally:
         consumers.max_attempts, consumers.backoff_initial_s = saved
     async with factory() as uow:
-        report = await check(uow.session)
+        report = await handlers.check_invariants(uow)
     assert report.transfers == 0

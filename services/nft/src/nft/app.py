@@ -6,11 +6,12 @@ from fastapi import FastAPI
 from scifikpi_common.app import create_service_app
 from scifikpi_common.security import JwksFetcher
 
-from nft.api import admin_router, public_router
+from nft.catalog.api import admin_router, public_router
 from nft.models import make_outbox
-from nft.purchases_api import purchases_router
+from nft.purchases.api import purchases_router
 from nft.settings import NftSettings, get_settings
-from nft.wallets_api import wallets_router
+from nft.transfers.api import transfers_router
+from nft.wallets.api import wallets_router
 
 DESCRIPTION = """NFT: the catalog admins manage, the public catalog, TEP-64 metadata JSON at stable
 URLs that the on-chain collection content points to; purchases with points (202, then poll until
@@ -30,7 +31,7 @@ def create_app(
         settings,
         title="SciFiKPI nft",
         description=DESCRIPTION,
-        routers=[public_router, wallets_router, purchases_router, admin_router],
+        routers=[public_router, wallets_router, purchases_router, transfers_router, admin_router],
         outbox=make_outbox(),
         jwks_fetcher=jwks_fetcher,
     )

@@ -22,12 +22,13 @@ from decimal import Decimal, InvalidOperation
 from pydantic import ValidationError
 from pytoniq_core import Address
 
-from nft.errors import InvalidAddress
+from nft.domain import InvalidAddress
 from nft.settings import NftSettings, TonNetwork, get_settings
 from nft.ton import contracts
 from nft.ton.addresses import parse_user_address
-from nft.ton.custody import Custody, CustodyStatus, bootstrap_local
-from nft.ton.provider import ChainUnavailable, MessageRejected, TonProvider, open_provider
+from nft.ton.custody import Custody, CustodyStatus
+from nft.ton.factory import open_provider
+from nft.ton.provider import ChainUnavailable, MessageRejected, TonProvider
 
 NANO = 10**9
 DEPLOY_WAIT_S = 180.0  # how long deploy-collection waits for the accounts to become active
@@ -62,11 +63,15 @@ async def _item(args: argparse.Namespace, settings: NftSettings, custody: Custod
     account, _ = await custody.provider.raw_get_account_state(address)
     active = account is not None and account.storage.state.type_ == "account_active"
     data: dict[str, object] = {
-        "address": address.to_str(is_user_friendly=False), "active": active,
-        "initialized": False, "index": None, "collection": None, "owner": None,
+        "address": address.to_str(is_user_friendly=False),
+        "active": active,
+        "initialized": False,
+        "index": None,
+        "collection": None,
+        "owner": None,
         "custody": custody.address.to_str(is_user_friendly=False),
         "expected_collection": custody.collection.to_str(is_user_friendly=False),
-    }  # fmt: skip
+    }
     if active:
         init, index, collection, owner, _content = await custody.provider.run_get_method(
             address, "get_nft_data", []
@@ -135,7 +140,7 @@ async def _wait_active(custody: Custody, what: str, check: str) -> None:
 
 async def _deploy(settings: NftSettings, provider: TonProvider, custody: Custody) -> None:
     if settings.ton_network == TonNetwork.local:
-        from nft.ton.local import LocalChain
+        from nft.ton.local import LocalChain, bootstrap_local
 
         assert isinstance(provider, LocalChain)
         await bootstrap_local(provider, custody)
@@ -153,21 +158,30 @@ async def _deploy(settings: NftSettings, provider: TonProvider, custody: Custody
         await _wait_active(custody, "collection", "collection_active")
 
 
+async def _fund(
+    args: argparse.Namespace, settings: NftSettings, provider: TonProvider, custody: Custody
+) -> str:
+    if settings.ton_network != TonNetwork.local:
+        raise CliError("fund works on the local network only; send real TON to the wallet")
+    try:
+        amount = int(Decimal(args.ton) * NANO)
+    except InvalidOperation:
+        raise CliError(f"{args.ton!r} is not an amount of TON") from None
+    if amount <= 0:
+        raise CliError("the amount must be positive")
+    from nft.ton.local import LocalChain
+
+    assert isinstance(provider, LocalChain)
+    await provider.faucet(custody.address, amount)
+    return f"funded {_ton(amount)}; balance {_ton(await custody.balance())}"
+
+
 async def _run(args: argparse.Namespace, settings: NftSettings) -> tuple[str, bool]:
     provider = await open_provider(settings)
     try:
         custody = Custody.from_settings(provider, settings)
         if args.command == "fund":
-            if settings.ton_network != TonNetwork.local:
-                raise CliError("fund works on the local network only; send real TON to the wallet")
-            try:
-                amount = int(Decimal(args.ton) * NANO)
-            except InvalidOperation:
-                raise CliError(f"{args.ton!r} is not an amount of TON") from None
-            if amount <= 0:
-                raise CliError("the amount must be positive")
-            await provider.faucet(custody.address, amount)  # type: ignore[attr-defined]
-            return f"funded {_ton(amount)}; balance {_ton(await custody.balance())}", True
+            return await _fund(args, settings, provider, custody), True
         if args.command == "item":
             return await _item(args, settings, custody), True
         if args.command == "deploy-collection":

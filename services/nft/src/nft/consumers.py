@@ -1,8 +1,8 @@
 """Kafka consumers of the nft service (`nft-worker`): the ledger's answers to a purchase.
 
-Each handler runs inside the consumer wrapper's unit of work (inbox claim + one commit), so a
-redelivered event changes nothing; the state guards in `nft.purchases` make a repeated fact under
-a new event id harmless too. Unknown purchase ids are logged and ignored.
+Each handler runs inside the consumer runner's unit of work (inbox claim + one commit), so a
+redelivered event changes nothing; the state guards in `nft.purchases.handlers` make a repeated
+fact under a new event id harmless too. Unknown purchase ids are logged and ignored.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from scifikpi_common.db import UnitOfWork
 from scifikpi_common.events.ledger import PointsReservationRejected, PointsReserved
 from scifikpi_common.messaging import EventConsumers
 
-from nft import purchases
 from nft.models import inbox
+from nft.purchases import handlers as purchases
 
 consumers = EventConsumers(service="nft", inbox=inbox)
 

@@ -36,6 +36,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
 SCHEMA = "nft"
+#: The channel the chain engine LISTENs on: new work (a reserved purchase, a pending transfer).
+CHAIN_CHANNEL = "nft_chain"
 metadata = make_metadata(SCHEMA)
 
 catalog_items = Table(
@@ -116,13 +118,16 @@ purchases = Table(
 )
 Index(
     "ix_purchases_user_page",
-    purchases.c.user_id, purchases.c.created_at.desc(), purchases.c.id.desc(),
-)  # fmt: skip
+    purchases.c.user_id,
+    purchases.c.created_at.desc(),
+    purchases.c.id.desc(),
+)
 Index(
     "ix_purchases_open",
-    purchases.c.status, purchases.c.updated_at,
+    purchases.c.status,
+    purchases.c.updated_at,
     postgresql_where=text("status IN ('pending', 'reserved')"),
-)  # fmt: skip
+)
 Index(
     "ix_purchases_message", purchases.c.message_id, postgresql_where=text("message_id IS NOT NULL")
 )
@@ -183,9 +188,11 @@ transfers = Table(
 )
 # At most one transfer of an NFT in flight.
 Index(
-    "ux_transfers_in_flight", transfers.c.nft_id, unique=True,
+    "ux_transfers_in_flight",
+    transfers.c.nft_id,
+    unique=True,
     postgresql_where=text("status = 'pending'"),
-)  # fmt: skip
+)
 Index("ix_transfers_open", transfers.c.updated_at, postgresql_where=text("status = 'pending'"))
 
 outbox = outbox_table(metadata)

@@ -182,6 +182,11 @@ class NftSettings(ServiceSettings):
             f"(environment {self.environment.value!r})"
         )
 
+    @property
+    def testnet_addresses(self) -> bool:
+        """Addresses are shown with the test-only flag off mainnet (local too: never real TON)."""
+        return self.ton_network != TonNetwork.mainnet
+
     def collection_metadata_url(self) -> str:
         return f"{self.public_base_url}/nft/metadata/collection.json"
 

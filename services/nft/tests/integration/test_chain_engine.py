@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
-from nft import minting
-from nft.chain_loop import ChainEngine
-from nft.models import make_outbox
+from nft.chain.engine import ChainEngine
 from nft.settings import NftSettings
 from nft.ton.addresses import raw
-from nft.ton.custody import Custody, bootstrap_local
-from nft.ton.local import LocalChain
+from nft.ton.custody import Custody
+from nft.ton.local import LocalChain, bootstrap_local
 from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE
 from pytoniq_core import Address, StateInit, begin_cell
-from scifikpi_common.db import UnitOfWorkFactory, create_sessionmaker
+from scifikpi_common.db import UnitOfWorkFactory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,8 +27,9 @@ TON = 10**9
 
 
 @pytest.fixture
-def settings(nft_settings: NftSettings) -> NftSettings:
-    return nft_settings.model_copy(
+def settings(settings: NftSettings) -> NftSettings:
+    """The test settings with re-sends due at once and two attempts per mint and transfer."""
+    return settings.model_copy(
         update={"resend_interval_s": 0.0, "mint_max_attempts": 2, "transfer_max_attempts": 2}
     )
 
@@ -40,11 +39,6 @@ async def custody(chain: LocalChain, settings: NftSettings) -> Custody:
     c = Custody.from_settings(chain, settings)
     await bootstrap_local(chain, c)
     return c
-
-
-@pytest.fixture
-def factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    return UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
 
 
 @pytest.fixture
@@ -80,10 +74,14 @@ async def _reserved(engine: AsyncEngine, item_id: uuid.UUID, n: int) -> list[uui
                     " VALUES (:id, :user, :item, :key, 1000, 'reserved', :now, :now, :at)"
                 ),
                 {
-                    "id": pid, "user": uuid.uuid4(), "item": item_id, "key": str(pid),
-                    "now": now, "at": now + timedelta(microseconds=i),
+                    "id": pid,
+                    "user": uuid.uuid4(),
+                    "item": item_id,
+                    "key": str(pid),
+                    "now": now,
+                    "at": now + timedelta(microseconds=i),
                 },
-            )  # fmt: skip
+            )
         await conn.execute(
             text("UPDATE nft.catalog_items SET supply_sold = supply_sold + :n WHERE id = :id"),
             {"n": n, "id": item_id},
@@ -109,9 +107,13 @@ async def _events(engine: AsyncEngine, event_type: str) -> list[dict[str, Any]]:
 
 def _user_wallet() -> Address:
     data = (
-        begin_cell().store_uint(0, 32).store_uint(698983191, 32)
-        .store_bytes(bytes(SigningKey.generate().verify_key)).store_bit(0).end_cell()
-    )  # fmt: skip
+        begin_cell()
+        .store_uint(0, 32)
+        .store_uint(698983191, 32)
+        .store_bytes(bytes(SigningKey.generate().verify_key))
+        .store_bit(0)
+        .end_cell()
+    )
     return Address((0, StateInit(code=WALLET_V4_R2_CODE, data=data).serialize().hash))
 
 
@@ -170,7 +172,7 @@ async def test_a_crash_between_signing_and_sending_resends_the_stored_message(
     [pid] = await _reserved(engine, await _item(engine), 1)
     first = Custody.from_settings(chain, settings)
     await bootstrap_local(chain, first)
-    stored = await minting.form_batch(factory, first, settings, datetime.now(UTC))
+    stored = await ChainEngine(factory, first, settings).form_mint_batch()
     assert stored is not None  # signed and stored; the process dies before sending
 
     restarted = ChainEngine(factory, Custody.from_settings(chain, settings), settings)
@@ -193,9 +195,12 @@ async def test_an_unavailable_chain_leaves_the_message_signed_then_it_goes_out(
 
 
 async def test_an_expired_external_is_resigned_and_the_purchase_still_completes(
-    engine: AsyncEngine, factory: UnitOfWorkFactory, chain: LocalChain, custody: Custody,
+    engine: AsyncEngine,
+    factory: UnitOfWorkFactory,
+    chain: LocalChain,
+    custody: Custody,
     settings: NftSettings,
-) -> None:  # fmt: skip
+) -> None:
     [pid] = await _reserved(engine, await _item(engine), 1)
     # no re-send before the window closes: the one send is lost and then the message is dead
     engine_ = ChainEngine(factory, custody, settings.model_copy(update={"resend_interval_s": 1e6}))

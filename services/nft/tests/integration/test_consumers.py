@@ -9,11 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from nft import purchases
 from nft.consumers import consumers
-from nft.models import make_outbox
-from scifikpi_common.db import UnitOfWorkFactory, create_sessionmaker
+from nft.purchases import handlers as purchases
 from scifikpi_common.events import Envelope, Event
 from scifikpi_common.events.ledger import PointsReservationRejected, PointsReserved
 from scifikpi_common.messaging import Delivery
@@ -21,11 +18,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    return UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
 
 
 async def deliver(factory, event: Event, *, envelope=None) -> list[str]:

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
 from _nft_helpers import PROBLEM, create
-from nft.app import create_app
 from nft.ton.addresses import friendly, parse_user_address
 from sqlalchemy import text
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 COLLECTION = "0:" + os.urandom(32).hex()
 CUSTODY = "0:" + os.urandom(32).hex()
-
-
-@pytest.fixture
-async def app(nft_settings, keys) -> AsyncIterator[Any]:
-    """The app in-process (its lifespan run)."""
-    application = create_app(nft_settings, jwks_fetcher=keys.fetch)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 async def minted(

@@ -49,9 +49,14 @@ async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClie
     assert "page cursor" in paths["/nft/catalog"]["get"]["responses"]["422"]["description"]
     components = schema["components"]["schemas"]
     assert {
-        "CatalogItemOut", "AdminCatalogItemOut", "CatalogPage", "AdminCatalogPage",
-        "CollectionMetadata", "ItemMetadata", "Problem",
-    } <= set(components)  # fmt: skip
+        "CatalogItemOut",
+        "AdminCatalogItemOut",
+        "CatalogPage",
+        "AdminCatalogPage",
+        "CollectionMetadata",
+        "ItemMetadata",
+        "Problem",
+    } <= set(components)
     assert components["CatalogItemCreate"].get("additionalProperties") is False
 
 

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from _nft_helpers import PROBLEM, create
-from nft.app import create_app
 from sqlalchemy import text
-
-
-@pytest.fixture
-async def app(nft_settings, keys) -> AsyncIterator[Any]:
-    """The app in-process (its lifespan run)."""
-    application = create_app(nft_settings, jwks_fetcher=keys.fetch)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 def buyer(keys, **claims: Any) -> tuple[uuid.UUID, dict[str, str]]:

@@ -8,25 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
-import pytest
 from _nft_helpers import PROBLEM, create
-from nft.app import create_app
 from nft.ton.addresses import friendly, parse_user_address
 from sqlalchemy import text
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-async def app(nft_settings, keys) -> AsyncIterator[Any]:
-    """The app in-process (its lifespan run)."""
-    application = create_app(nft_settings, jwks_fetcher=keys.fetch)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 def raw_address() -> str:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 from nacl.bindings import crypto_sign_seed_keypair
 from nft.settings import NftSettings
-from nft.ton.custody import Custody, bootstrap_local
-from nft.ton.local import LocalChain
+from nft.ton.custody import Custody
+from nft.ton.local import LocalChain, bootstrap_local
 from pytoniq import WalletV4R2
 from pytoniq_core import Address
 
 
 @pytest.fixture
-def custody(chain: LocalChain, nft_settings: NftSettings) -> Custody:
-    return Custody.from_settings(chain, nft_settings)
+def custody(chain: LocalChain, settings: NftSettings) -> Custody:
+    return Custody.from_settings(chain, settings)
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from nft.ton.local import LocalChain
 
 
 @pytest.fixture
-def cli_env(clean_db: str, nft_settings: NftSettings, monkeypatch: pytest.MonkeyPatch):
+def cli_env(clean_db: str, settings: NftSettings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DATABASE_URL", clean_db)
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
     monkeypatch.setenv("NFT_TON_NETWORK", "local")
-    monkeypatch.setenv("NFT_PUBLIC_BASE_URL", nft_settings.public_base_url)
+    monkeypatch.setenv("NFT_PUBLIC_BASE_URL", settings.public_base_url)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -65,7 +65,7 @@ def test_cli_item_shows_an_items_on_chain_owner(
         try:
             await chain.reset()
             custody = Custody.from_settings(chain, settings)
-            from nft.ton.custody import bootstrap_local
+            from nft.ton.local import bootstrap_local
 
             await bootstrap_local(chain, custody)
             signed = custody.sign(

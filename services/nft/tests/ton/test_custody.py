@@ -7,8 +7,8 @@ import time
 
 import pytest
 from nft.settings import NftSettings
-from nft.ton.custody import Custody, SignedExternal, bootstrap_local, hl_query_id
-from nft.ton.local import LocalChain
+from nft.ton.custody import Custody, SignedExternal, hl_query_id
+from nft.ton.local import LocalChain, bootstrap_local
 from nft.ton.provider import ChainUnavailable, MessageRejected
 from pytoniq_core import Address
 
@@ -42,7 +42,7 @@ async def test_bootstrap_is_all_green_and_idempotent(chain: LocalChain, custody:
 
 
 async def test_batch_of_three_in_one_external(
-    chain: LocalChain, ready: Custody, nft_settings: NftSettings
+    chain: LocalChain, ready: Custody, settings: NftSettings
 ) -> None:
     custody = ready
     started = time.perf_counter()
@@ -64,7 +64,7 @@ async def test_batch_of_three_in_one_external(
     (full,) = await chain.run_get_method(custody.collection, "get_nft_content", [1, content])
     cs = full.begin_parse()
     assert cs.load_uint(8) == 1
-    assert cs.load_snake_string() == nft_settings.item_metadata_prefix() + "item-1.json"
+    assert cs.load_snake_string() == settings.item_metadata_prefix() + "item-1.json"
     wtx = await custody.wallet_tx(signed.message_hash)
     assert wtx is not None and wtx.ok and wtx.out_messages == 3
     assert await custody.processed(signed.query_id)
@@ -89,9 +89,10 @@ async def test_resending_the_same_signed_message_mints_once(
     assert err.value.exit_code == 36  # HLv3 already_executed
     assert await ready.next_item_index() == 2
     found = [
-        tx for tx in await chain.get_transactions(ready.address, 50)
+        tx
+        for tx in await chain.get_transactions(ready.address, 50)
         if tx.in_msg is not None and tx.in_msg.serialize().hash.hex() == signed.message_hash
-    ]  # fmt: skip
+    ]
     assert len(found) == 1
 
 
@@ -155,14 +156,14 @@ async def test_transfer_to_a_user_wallet(
 
 
 async def test_state_survives_a_new_chain_object(
-    chain: LocalChain, ready: Custody, clean_db: str, nft_settings: NftSettings
+    chain: LocalChain, ready: Custody, clean_db: str, settings: NftSettings
 ) -> None:
     await _mint(ready, [0, 1], n=1)
     await chain.advance_time(120)
     other = await LocalChain.open(clean_db)
     try:
         assert abs(await other.now() - await chain.now()) <= 1
-        again = Custody.from_settings(other, nft_settings)
+        again = Custody.from_settings(other, settings)
         assert again.address == ready.address and again.collection == ready.collection
         status = await again.check()
         assert status.ok and status.next_index == 2

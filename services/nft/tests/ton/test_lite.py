@@ -140,7 +140,7 @@ async def test_provider_translates_every_call() -> None:
 
 
 async def test_local_network_is_refused_in_production() -> None:
-    from nft.ton.provider import open_provider
+    from nft.ton.factory import open_provider
 
     settings = _settings(ton_network="local").model_copy(update={"environment": "production"})
     with pytest.raises(ValueError, match="refused in production"):

@@ -44,11 +44,11 @@ async def test_clock_offset_is_persisted(chain: LocalChain, clean_db: str) -> No
         await other.close()
 
 
-async def test_concurrent_senders_serialize(ready: Custody, clean_db: str, nft_settings) -> None:
+async def test_concurrent_senders_serialize(ready: Custody, clean_db: str, settings) -> None:
     """Two chain objects (as two processes would) mint at once: both execute, nothing is lost."""
     others = [await LocalChain.open(clean_db) for _ in range(2)]
     try:
-        wallets = [Custody.from_settings(c, nft_settings) for c in others]
+        wallets = [Custody.from_settings(c, settings) for c in others]
         created_at = await ready.created_at()
         signed = [
             w.sign(

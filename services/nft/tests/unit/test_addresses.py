@@ -1,11 +1,11 @@
-"""`parse_user_address`: strict where pytoniq is lenient (see notes/ton.md §2)."""
+"""`parse_user_address`: strict where pytoniq is lenient (`nft.ton.addresses`)."""
 
 from __future__ import annotations
 
 import base64
 
 import pytest
-from nft.errors import InvalidAddress
+from nft.domain import InvalidAddress
 from nft.ton.addresses import friendly, parse_user_address, raw
 from pytoniq_core import Address
 from pytoniq_core.crypto.crc import crc16

@@ -1,4 +1,4 @@
-"""Points parsing and formatting, the supply rule, cursors, TEP-64 shapes (no database)."""
+"""Points parsing and formatting, the supply rule, cursors and pages, TEP-64 shapes (no database)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from nft.domain import (
+from nft.catalog.domain import (
     CollectionInfo,
+    InvalidPrice,
+    SupplyBelowSold,
     check_supply,
     collection_metadata,
-    decode_cursor,
-    encode_cursor,
-    format_points,
     parse_points,
 )
-from nft.errors import InvalidCursor, InvalidPrice, SupplyBelowSold
+from nft.domain import format_points, keyset_page
+from scifikpi_common.errors import InvalidCursor
+from scifikpi_common.pagination import decode_cursor, encode_cursor
 
 
 @pytest.mark.parametrize(
@@ -51,11 +52,24 @@ def test_supply_rule() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
+    """Pages key on (time, UUID) with the one cursor codec."""
     at, item_id = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC), uuid.uuid4()
-    assert decode_cursor(encode_cursor(at, item_id)) == (at, item_id)
+    assert decode_cursor(encode_cursor(at, item_id), uuid.UUID) == (at, item_id)
     for bad in ("x", "e30", "WyIyMDI2LTExLTI4VDEyOjAwOjAwIiwieCJd"):
         with pytest.raises(InvalidCursor):
-            decode_cursor(bad)
+            decode_cursor(bad, uuid.UUID)
+
+
+def test_keyset_page_has_a_cursor_only_when_more_rows_follow() -> None:
+    t0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    rows = [(t0, uuid.uuid4()) for _ in range(3)]
+    page = keyset_page(rows, 2, lambda r: r)
+    assert page.items == rows[:2]
+    assert page.next_cursor is not None
+    assert decode_cursor(page.next_cursor, uuid.UUID) == rows[1]
+    assert keyset_page(rows, 3, lambda r: r).next_cursor is None
+    empty = keyset_page([], 3, lambda r: r)
+    assert empty.items == [] and empty.next_cursor is None
 
 
 def test_collection_metadata_omits_unset_fields() -> None:

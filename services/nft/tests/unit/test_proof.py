@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
-from nft.errors import InvalidAddress, ProofInvalid, ProofRejected
+from nft.domain import InvalidAddress
 from nft.ton.addresses import friendly
-from nft.ton.proof import ProofDomain, TonProof, proof_digest, verify_ton_proof
+from nft.ton.proof import ProofDomain, TonProof, VerifiedProof, proof_digest, verify_ton_proof
+from nft.wallets.domain import ProofInvalid, ProofRejected
 from pytoniq.contract.wallets.highload_v3 import HIGHLOAD_V3_WALLET_CODE
 from pytoniq.contract.wallets.wallet import (
     WALLET_V3_R1_CODE,
@@ -36,9 +39,14 @@ PAYLOAD = "ab" * 32
 def spec_signature(key: SigningKey, address: Address, domain: str, ts: int, payload: str) -> str:
     d = domain.encode()
     message = (
-        b"ton-proof-item-v2/" + struct.pack(">i", address.wc) + address.hash_part
-        + struct.pack("<I", len(d)) + d + struct.pack("<Q", ts) + payload.encode()
-    )  # fmt: skip
+        b"ton-proof-item-v2/"
+        + struct.pack(">i", address.wc)
+        + address.hash_part
+        + struct.pack("<I", len(d))
+        + d
+        + struct.pack("<Q", ts)
+        + payload.encode()
+    )
     signed = hashlib.sha256(b"\xff\xff" + b"ton-connect" + hashlib.sha256(message).digest())
     return base64.b64encode(key.sign(signed.digest()).signature).decode()
 
@@ -60,8 +68,15 @@ class Kit:
     def state_init_b64(self) -> str:
         return base64.b64encode(self.state_init.serialize().to_boc()).decode()
 
-    def proof(self, *, domain: str = DOMAIN, ts: int = TS, payload: str = PAYLOAD,
-              signer: SigningKey | None = None, **overrides: object) -> TonProof:  # fmt: skip
+    def proof(
+        self,
+        *,
+        domain: str = DOMAIN,
+        ts: int = TS,
+        payload: str = PAYLOAD,
+        signer: SigningKey | None = None,
+        **overrides: Any,
+    ) -> TonProof:
         proof = TonProof(
             address=self.address.to_str(is_user_friendly=False),
             network="-3",
@@ -71,7 +86,7 @@ class Kit:
             signature=spec_signature(signer or self.key, self.address, domain, ts, payload),
             state_init=self.state_init_b64,
         )
-        return replace(proof, **overrides)  # type: ignore[arg-type]
+        return replace(proof, **overrides)
 
 
 def v4r2_kit(*, mnemonic: bool = False) -> Kit:
@@ -95,13 +110,24 @@ def other_kits() -> dict[str, Kit]:
     pub = bytes(key.verify_key)
     v3_data = WalletV3R2.create_data_cell(pub)
     v5_data = (
-        begin_cell().store_bool(True).store_uint(0, 32).store_uint(2147483409, 32)
-        .store_bytes(pub).store_bit(0).end_cell()
-    )  # fmt: skip
+        begin_cell()
+        .store_bool(True)
+        .store_uint(0, 32)
+        .store_uint(2147483409, 32)
+        .store_bytes(pub)
+        .store_bit(0)
+        .end_cell()
+    )
     hl3_data = (
-        begin_cell().store_bytes(pub).store_uint(0x10AD, 32).store_bit(0).store_bit(0)
-        .store_uint(0, 64).store_uint(3600, 22).end_cell()
-    )  # fmt: skip
+        begin_cell()
+        .store_bytes(pub)
+        .store_uint(0x10AD, 32)
+        .store_bit(0)
+        .store_bit(0)
+        .store_uint(0, 64)
+        .store_uint(3600, 22)
+        .end_cell()
+    )
     v4_data = WalletV4R2.create_data_cell(pub)
     return {
         "v3r1": Kit(key, StateInit(code=WALLET_V3_R1_CODE, data=v3_data)),
@@ -112,9 +138,12 @@ def other_kits() -> dict[str, Kit]:
     }
 
 
-def verify(proof: TonProof, **kw: object):  # type: ignore[no-untyped-def]
-    args: dict = {"allowed_domains": ["localhost:4200", "app.scifikpi.test"], "now": NOW,
-                  "max_age_s": 900} | kw  # fmt: skip
+def verify(proof: TonProof, **kw: Any) -> VerifiedProof:
+    args: dict[str, Any] = {
+        "allowed_domains": ["localhost:4200", "app.scifikpi.test"],
+        "now": NOW,
+        "max_age_s": 900,
+    } | kw
     return verify_ton_proof(proof, **args)
 
 
@@ -193,7 +222,7 @@ def test_accepted_edges() -> None:
         (lambda k, o, p: replace(p, public_key="zz"), "not hex"),
     ],
 )
-def test_invalid(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid(mutate: Callable[[Kit, Kit, TonProof], TonProof], message: str) -> None:
     kit, other = v4r2_kit(), v4r2_kit()
     with pytest.raises(ProofInvalid, match=message):
         verify(mutate(kit, other, kit.proof()))

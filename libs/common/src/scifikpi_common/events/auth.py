@@ -11,6 +11,11 @@ from scifikpi_common.events.base import Event
 
 USER_TOPIC = "auth.user.v1"
 
+#: Part of auth's contract: an account is activated (`UserActivated`) by a `registration` payment
+#: worth at least this many USD cents at the configured FX rates, and auth refuses a registration
+#: whose declared deposit is worth less. Payments refuses a smaller registration payment up front.
+REGISTRATION_MINIMUM_USD_MINOR = 1000
+
 
 class DepositAmount(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)

@@ -13,7 +13,7 @@ import base64
 from pytoniq_core import Address
 from pytoniq_core.crypto.crc import crc16
 
-from nft.errors import InvalidAddress
+from nft.domain import InvalidAddress
 
 _FRIENDLY_TAGS = {0x11, 0x51, 0x91, 0xD1}  # bounceable / non-bounceable, with or without test-only
 
@@ -62,3 +62,9 @@ def friendly(address: Address, *, bounceable: bool = False, testnet: bool = Fals
     return address.to_str(
         is_user_friendly=True, is_url_safe=True, is_bounceable=bounceable, is_test_only=testnet
     )
+
+
+def shown(raw_address: str, *, contract: bool, testnet: bool) -> str:
+    """A stored raw address as the API shows it: contracts bounceable (`EQ…`/`kQ…`), wallets
+    non-bounceable (`UQ…`/`0Q…`); the test-only flag off mainnet."""
+    return friendly(Address(raw_address), bounceable=contract, testnet=testnet)

@@ -3,7 +3,7 @@ standard `nft-item.fc`), their initial state and message bodies, built offline.
 
 The code cells come from `ton_core` (a dependency of tonutils) and are pinned by hash at import: a
 dependency upgrade that changed them would change every item address, so it must fail loudly.
-TL-B layouts: notes/ton.md §1.
+TL-B layouts: TEP-62 (NFT standard) and TEP-64 (token data standard); ton_core's `nft.tlb`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ What the wallet signs (docs.ton.org, "Verifying signed-in users"):
    `ProofInvalid`, 401.
 
 Checking that the payload was issued by us, to this user, unexpired and unused, needs the
-database: `nft.wallets.verify_and_bind` does it.
+database: `nft.wallets.handlers.verify_and_bind` does it.
 
 Public keys are read from the wallet's `walletStateInit` (TON Connect sends it for deployed and
 undeployed wallets alike) for wallet v3r1/v3r2/v4r1/v4r2/v5r1 and highload v3, recognised by
@@ -40,8 +40,8 @@ from pytoniq_core import Address, Cell, Slice, StateInit
 from ton_core.contrib.contracts.codes import CONTRACT_CODES
 from ton_core.contrib.contracts.versions import ContractVersion
 
-from nft.errors import ProofInvalid, ProofRejected
 from nft.ton.addresses import parse_user_address
+from nft.wallets.domain import ProofInvalid, ProofRejected
 
 TON_PROOF_PREFIX = b"ton-proof-item-v2/"
 TON_CONNECT_PREFIX = b"ton-connect"
@@ -187,22 +187,32 @@ def verify_ton_proof(
         raise ProofRejected("The proof timestamp is out of range.")
 
     public_key = public_key_from_state_init(address, proof.state_init)
-    if proof.public_key is not None:
-        try:
-            claimed = bytes.fromhex(proof.public_key)
-        except ValueError:
-            raise ProofInvalid("The public key is not hex.") from None
-        if claimed != public_key:
-            raise ProofInvalid("The public key is not the wallet's.")
+    _check_claimed_key(proof.public_key, public_key)
+    _check_signature(proof, address, public_key)
+    return VerifiedProof(address=address, public_key=public_key)
+
+
+def _check_claimed_key(claimed_hex: str | None, public_key: bytes) -> None:
+    """A public key the client sent must be the one in the wallet's state init."""
+    if claimed_hex is None:
+        return
+    try:
+        claimed = bytes.fromhex(claimed_hex)
+    except ValueError:
+        raise ProofInvalid("The public key is not hex.") from None
+    if claimed != public_key:
+        raise ProofInvalid("The public key is not the wallet's.")
+
+
+def _check_signature(proof: TonProof, address: Address, public_key: bytes) -> None:
     try:
         signature = _b64decode(proof.signature)
     except (binascii.Error, ValueError):
         raise ProofInvalid("The signature is not base64.") from None
     if len(signature) != 64:
         raise ProofInvalid("The signature is not 64 bytes.")
-    digest = proof_digest(address, domain, proof.timestamp, proof.payload)
+    digest = proof_digest(address, proof.domain.value, proof.timestamp, proof.payload)
     try:
         VerifyKey(public_key).verify(digest, signature)
     except BadSignatureError:
         raise ProofInvalid("The signature does not verify with the wallet's key.") from None
-    return VerifiedProof(address=address, public_key=public_key)

@@ -1,5 +1,7 @@
-"""The chain provider: the small subset of pytoniq's LiteClient API that pytoniq wallet classes and
-our code use, so the same code runs on the local emulated chain and on liteservers."""
+"""The chain provider port: the small subset of pytoniq's LiteClient API that pytoniq wallet
+classes and our code use, so the same code runs on the local emulated chain and on liteservers,
+and the two errors every provider raises. The implementations (`nft.ton.local`, `nft.ton.lite`)
+import only this module; `nft.ton.factory` picks one."""
 
 from __future__ import annotations
 
@@ -8,8 +10,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from pytoniq_core import Address, Transaction
     from pytoniq_core.tlb.account import Account, ShardAccount, SimpleAccount
-
-    from nft.settings import NftSettings
 
 
 class ChainUnavailable(Exception):
@@ -63,20 +63,3 @@ class TonProvider(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-async def open_provider(settings: NftSettings) -> TonProvider:
-    """`local` → the emulated chain in the service database; `testnet`/`mainnet` → liteservers."""
-    from scifikpi_common.settings import Environment
-
-    from nft.settings import TonNetwork
-
-    if settings.ton_network == TonNetwork.local:
-        if settings.environment == Environment.production:
-            raise ValueError("NFT_TON_NETWORK=local is an emulated chain: refused in production")
-        from nft.ton.local import LocalChain
-
-        return await LocalChain.open(settings.database_url)
-    from nft.ton.lite import LiteProvider
-
-    return await LiteProvider.start(settings)

@@ -8,16 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
+from scifikpi_common.events.auth import REGISTRATION_MINIMUM_USD_MINOR
 from scifikpi_common.money import (
     CURRENCY_EXPONENTS,
-    MIN_REGISTRATION_DEPOSIT_USD_MINOR,
     UnknownCurrency,
-    meets_registration_minimum,
+    smallest_amount_worth,
+    to_usd_minor,
 )
 
 from payments.domain.errors import (
@@ -229,20 +230,14 @@ def check_payment_request(
 
 def minimum_in(currency: str, fx_rates: dict[str, Decimal]) -> int:
     """The smallest amount of `currency` (minor units) that converts to at least USD 10.00."""
-    exponent = CURRENCY_EXPONENTS[currency]
-    usd = Decimal(MIN_REGISTRATION_DEPOSIT_USD_MINOR).scaleb(-CURRENCY_EXPONENTS["USD"])
-    major = usd / fx_rates[currency]
-    minor = int(major.scaleb(exponent).to_integral_value(rounding=ROUND_CEILING))
-    while not meets_registration_minimum(minor, currency, fx_rates):  # rounding safety
-        minor += 1
-    return minor
+    return smallest_amount_worth(REGISTRATION_MINIMUM_USD_MINOR, currency, fx_rates)
 
 
 def check_registration_minimum(
     amount_minor: int, currency: str, fx_rates: dict[str, Decimal]
 ) -> None:
     try:
-        ok = meets_registration_minimum(amount_minor, currency, fx_rates)
+        ok = to_usd_minor(amount_minor, currency, fx_rates) >= REGISTRATION_MINIMUM_USD_MINOR
     except UnknownCurrency:
         raise UnsupportedCurrency(f"Currency {currency} is not supported.") from None
     if not ok:
