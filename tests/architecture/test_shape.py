@@ -82,8 +82,11 @@ def test_every_aggregate_has_the_five_roles(service: str) -> None:
     folders = aggregates(service)
     assert folders, f"{service}: no handlers.py, flat or in an aggregate package"
     for folder in folders:
+        # an aggregate driven only by a process (nft's chain engine) has no routes to parse
+        routed = (folder / "api.py").exists() or not (folder / "engine.py").exists()
+        required = AGGREGATE_MODULES if routed else ["handlers.py", "domain.py", "repository.py"]
         missing = [
-            m for m in AGGREGATE_MODULES
+            m for m in required
             if not (folder / m).exists() and not (folder / m.removesuffix(".py")).is_dir()
         ]  # fmt: skip
         assert not missing, f"{folder.relative_to(ROOT)} lacks {missing}"
@@ -127,10 +130,19 @@ def python_files() -> Iterator[Path]:
                 yield path
 
 
+#: Not yet split (issue 10, open): the deploy tests. They may shrink, never grow; nothing joins them.
+NOT_YET_SPLIT = {
+    "tests/deploy/test_compose.py": 867,
+    "tests/deploy/test_helm_chart.py": 1451,
+    "tests/deploy/test_observability.py": 692,
+}
+
+
 def test_no_source_file_is_past_the_limit() -> None:
     long = {
         str(p.relative_to(ROOT)): n
         for p in python_files()
         if (n := len(p.read_text().splitlines())) > MAX_LINES
     }
-    assert not long, f"files past {MAX_LINES} lines (make them packages): {long}"
+    grown = {f: n for f, n in long.items() if n > NOT_YET_SPLIT.get(f, MAX_LINES)}
+    assert not grown, f"files past {MAX_LINES} lines (make them packages): {grown}"

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from scifikpi_tools.services import SERVICES as SERVICE_TABLE
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 CHART_DIR = REPO / "deploy" / "helm" / "scifikpi"
 OBSERVABILITY = REPO / "deploy" / "observability"
 
-#: Services of the workspace that ship an image: name -> directory.
-SERVICES = {
-    "auth": REPO / "services" / "auth",
-    "gateway": REPO / "services" / "gateway",
-    "payments": REPO / "services" / "payments",
-    "mining": REPO / "services" / "mining",
-    "ledger": REPO / "services" / "ledger",
-    "nft": REPO / "services" / "nft",
-}
+#: Services of the workspace, each shipping an image: name -> directory (the service table).
+SERVICES = {svc.name: REPO / "services" / svc.name for svc in SERVICE_TABLE}
 #: ...of which these own a database schema (migrations in the image, a `<svc>-migrate` one-shot).
-DB_SERVICES = ("auth", "payments", "mining", "ledger", "nft")
+DB_SERVICES = tuple(svc.name for svc in SERVICE_TABLE if svc.has_db)
 #: Worker processes and the port each serves /metrics on (compose, the chart, the images).
 METRICS_PORTS = {
     "auth-worker": 9101,
@@ -58,10 +54,7 @@ TOOLS_DIR = REPO / "deploy" / "compose" / "tools"
 METRIC_MODULES = (
     "scifikpi_common.metrics",
     "payments.metrics",
-    "nft.minting",
-    "nft.transferring",
-    "nft.sending",
-    "nft.chain_loop",
+    "nft.chain.metrics",
 )
 
 
@@ -82,6 +75,31 @@ def settings_class(service: str) -> type:
         "ledger": LedgerSettings,
         "nft": NftSettings,
     }[service]
+
+
+#: Unprefixed settings the services read; cleared, like the prefixed ones, before a settings
+#: class is built from a deployment's environment.
+SHARED_SETTINGS_VARS = frozenset(
+    {
+        "DATABASE_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "REDIS_URL",
+        "JWKS_URL",
+        "ENVIRONMENT",
+        "FX_RATES",
+        "OTLP_ENDPOINT",
+    }
+)
+
+
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], cls: type) -> Any:
+    """A settings class built from exactly `env` (what a container of compose or the chart gets)."""
+    for key in list(os.environ):
+        if key.startswith(SETTINGS_PREFIXES) or key in SHARED_SETTINGS_VARS:
+            monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return cls()
 
 
 def load_yaml(path: Path) -> Any:

@@ -608,7 +608,7 @@ def test_nft_alerts_cover_the_chain_engine() -> None:
     """Mint and transfer failures, a low or not-ready custody wallet, an unreachable chain,
     messages that never settle and no scheduler at all; each on a metric the nft service really
     exports, routed to nft and linked to its runbook."""
-    from nft import chain_loop, minting, sending, transferring
+    from nft.chain import metrics
 
     alerts = nft_alerts()
 
@@ -616,13 +616,13 @@ def test_nft_alerts_cover_the_chain_engine() -> None:
         return [n for n, r in alerts.items() if metric in promql_metric_names(r["expr"])
                 and needle in r["expr"]]  # fmt: skip
 
-    assert on(f"{minting.MINT_OUTCOMES._name}_total", 'outcome=~"failed_.*"'), "mint failures"
-    assert on(f"{transferring.TRANSFER_OUTCOMES._name}_total", 'outcome=~"failed_.*"'), "transfers"
-    assert on(chain_loop.CUSTODY_BALANCE._name, "< 5"), "custody balance below 5 TON"
-    assert on(chain_loop.CUSTODY_READY._name, "== 0"), "custody not ready"
-    assert on(f"{sending.MESSAGES_SENT._name}_total", 'result="unavailable"'), "chain unavailable"
-    assert on(chain_loop.OPEN_MESSAGES._name), "messages open too long"
-    assert on(f"{sending.MESSAGES_SETTLED._name}_total"), "...with none settling"
+    assert on(f"{metrics.MINT_OUTCOMES._name}_total", 'outcome=~"failed_.*"'), "mint failures"
+    assert on(f"{metrics.TRANSFER_OUTCOMES._name}_total", 'outcome=~"failed_.*"'), "transfers"
+    assert on(metrics.CUSTODY_BALANCE._name, "< 5"), "custody balance below 5 TON"
+    assert on(metrics.CUSTODY_READY._name, "== 0"), "custody not ready"
+    assert on(f"{metrics.MESSAGES_SENT._name}_total", 'result="unavailable"'), "chain unavailable"
+    assert on(metrics.OPEN_MESSAGES._name), "messages open too long"
+    assert on(f"{metrics.MESSAGES_SETTLED._name}_total"), "...with none settling"
     assert [n for n, r in alerts.items() if 'up{process="nft-scheduler"}' in r["expr"]]
     for name, rule in alerts.items():
         assert rule["labels"]["service"] == "nft", name

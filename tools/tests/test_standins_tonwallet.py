@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from nft.errors import ProofInvalid, ProofRejected
 from nft.ton.proof import verify_ton_proof
-from nft.wallets_api import WalletVerifyRequest
+from nft.wallets.domain import ProofInvalid, ProofRejected
+from nft.wallets.schemas import WalletVerifyRequest
 from scifikpi_tools.standins.tonwallet import Wallet, main
 
 
