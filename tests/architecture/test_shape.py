@@ -133,8 +133,6 @@ def python_files() -> Iterator[Path]:
 #: Not yet split (issue 10, open): the deploy tests. They may shrink, never grow; nothing joins them.
 NOT_YET_SPLIT = {
     "tests/deploy/test_compose.py": 867,
-    "tests/deploy/test_helm_chart.py": 1451,
-    "tests/deploy/test_observability.py": 692,
 }
 
 
