@@ -1,4 +1,4 @@
-"""Events on the broker, read and written with plain aiokafka clients (the contract, DESIGN §4)."""
+"""Events on the broker, read and written with plain aiokafka clients (the contract: docs/asyncapi.yaml)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from e2e_support import individual, new_email, read_until
 from scifikpi_common.ids import new_id
+from scifikpi_common.testing.broker import ENVELOPE_FIELDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.timeout(240)]
 
 USER_TOPIC = "auth.user.v1"
 PAYMENT_TOPIC = "payments.payment.v1"
-ENVELOPE_KEYS = {
-    "event_id",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    "producer",
-    "key",
-    "payload",
-}
 
 
 @pytest.fixture
@@ -78,7 +70,7 @@ async def test_user_registered_is_published_with_the_envelope(
 
     record = await read_until(user_events, about(user_id, "UserRegistered"), timeout_s=45)
     envelope = envelope_of(record)
-    assert set(envelope) >= ENVELOPE_KEYS
+    assert set(envelope) >= ENVELOPE_FIELDS
     assert uuid.UUID(envelope["event_id"]).version == 7
     assert envelope["event_type"] == "UserRegistered"
     assert envelope["schema_version"] == 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from commontest_schema import outbox
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-from scifikpi_common.app import create_service_app
+from scifikpi_common.app import UoW, create_service_app
 from scifikpi_common.errors import Conflict
 from scifikpi_common.settings import ServiceSettings
+from sqlalchemy import text
 
 
 class Thing(BaseModel):
@@ -118,3 +120,31 @@ class TestProblems:
             'http_requests_total{method="POST",route="/things",service="service",status="201"}'
             in text
         )
+
+
+db_router = APIRouter()
+
+
+@db_router.get("/count")
+async def count_things(uow: UoW) -> dict[str, int]:
+    return {"count": (await uow.session.execute(text("SELECT count(*) FROM things"))).scalar_one()}
+
+
+async def test_an_unreachable_database_is_a_retryable_problem_without_internals() -> None:
+    """Every service with a database answers its outage with 503 + Retry-After, never a 500."""
+    settings = Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    app = create_service_app(
+        settings,
+        title="t",
+        description="d",
+        routers=[db_router],
+        outbox=outbox,
+        check_broker=False,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            response = await c.get("/count")
+    body = assert_problem(response, 503, "upstream-unavailable")
+    assert response.headers["retry-after"] == "5"
+    assert "asyncpg" not in response.text and "127.0.0.1" not in response.text, body

@@ -26,25 +26,9 @@ from _auth_helpers import individual  # noqa: E402
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
     # auth verifies its own tokens from its own keys: the app needs no test token signer.
-    return ServiceUnderTest(SERVICE_DIR, SCHEMA, make_outbox, lambda s, _keys: create_app(s))
-
-
-@pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """Override in a test module (or with `@pytest.mark.parametrize`) to tune the app."""
-    return {}
-
-
-@pytest.fixture
-def settings(clean_db: str, settings_overrides: dict[str, Any]) -> AuthSettings:
-    values: dict[str, Any] = {
-        "environment": "test",
-        "database_url": clean_db,
-        "log_format": "console",
-        "kafka_bootstrap_servers": "127.0.0.1:9",
-    }
-    values.update(settings_overrides)
-    return AuthSettings(**values)
+    return ServiceUnderTest(
+        SERVICE_DIR, SCHEMA, make_outbox, lambda s, _keys: create_app(s), AuthSettings
+    )
 
 
 Register = Callable[..., Awaitable[dict[str, Any]]]

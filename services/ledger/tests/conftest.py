@@ -20,17 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
     return ServiceUnderTest(
-        SERVICE_DIR, SCHEMA, make_outbox, lambda s, keys: create_app(s, jwks_fetcher=keys.fetch)
-    )
-
-
-@pytest.fixture
-def settings(clean_db: str) -> LedgerSettings:
-    return LedgerSettings(
-        environment="test",
-        database_url=clean_db,
-        log_format="console",
-        kafka_bootstrap_servers="127.0.0.1:9",
+        SERVICE_DIR,
+        SCHEMA,
+        make_outbox,
+        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
+        LedgerSettings,
     )
 
 

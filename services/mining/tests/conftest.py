@@ -23,23 +23,25 @@ from _mining_helpers import DURATION_S  # noqa: E402
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
     return ServiceUnderTest(
-        SERVICE_DIR, SCHEMA, make_outbox, lambda s, keys: create_app(s, jwks_fetcher=keys.fetch)
+        SERVICE_DIR,
+        SCHEMA,
+        make_outbox,
+        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
+        MiningSettings,
     )
 
 
 @pytest.fixture
-def settings(clean_db: str) -> MiningSettings:
-    return MiningSettings(
-        environment="test",
-        database_url=clean_db,
-        log_format="console",
-        kafka_bootstrap_servers="127.0.0.1:9",
-        session_duration_s=DURATION_S,
-        price_per_hour_minor=100,
-        min_accel_minor=50,
-        quote_ttl_s=900,
-        db_pool_size=30,
-    )
+def settings_values(settings_values: dict[str, Any]) -> dict[str, Any]:
+    """One-hour sessions at the production prices; room in the pool for the concurrency tests."""
+    return {
+        **settings_values,
+        "session_duration_s": DURATION_S,
+        "price_per_hour_minor": 100,
+        "min_accel_minor": 50,
+        "quote_ttl_s": 900,
+        "db_pool_size": 30,
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -24,23 +24,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
     return ServiceUnderTest(
-        SERVICE_DIR, SCHEMA, make_outbox, lambda s, keys: create_app(s, jwks_fetcher=keys.fetch)
+        SERVICE_DIR,
+        SCHEMA,
+        make_outbox,
+        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
+        NftSettings,
     )
 
 
 @pytest.fixture
-def settings(clean_db: str) -> NftSettings:
-    return NftSettings(
-        environment="test",
-        database_url=clean_db,
-        log_format="console",
-        kafka_bootstrap_servers="127.0.0.1:9",
-        public_base_url="https://api.scifikpi.test/api/v1/",
-        collection_name="SciFiKPI Test",
-        collection_description="Test collection",
-        collection_image_url="https://cdn.scifikpi.test/collection.png",
-        metadata_max_age_s=300,
-    )
+def settings_values(settings_values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **settings_values,
+        "public_base_url": "https://api.scifikpi.test/api/v1/",
+        "collection_name": "SciFiKPI Test",
+        "collection_description": "Test collection",
+        "collection_image_url": "https://cdn.scifikpi.test/collection.png",
+        "metadata_max_age_s": 300,
+    }
 
 
 @pytest.fixture

@@ -36,7 +36,11 @@ YK_SECRET = "test_payments_tests_secret"
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
     return ServiceUnderTest(
-        SERVICE_DIR, SCHEMA, make_outbox, lambda s, keys: create_app(s, jwks_fetcher=keys.fetch)
+        SERVICE_DIR,
+        SCHEMA,
+        make_outbox,
+        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
+        PaymentsSettings,
     )
 
 
@@ -74,20 +78,12 @@ async def yookassa(yookassa_fake: Any) -> Any:
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """Override in a test module (or with `@pytest.mark.parametrize`) to tune the service."""
-    return {}
-
-
-@pytest.fixture
-def settings(
-    clean_db: str, localstripe: Any, yookassa_fake: Any, settings_overrides: dict[str, Any]
-) -> PaymentsSettings:
-    values: dict[str, Any] = {
-        "environment": "test",
-        "database_url": clean_db,
-        "log_format": "console",
-        "kafka_bootstrap_servers": "127.0.0.1:9",
+def settings_values(
+    settings_values: dict[str, Any], localstripe: Any, yookassa_fake: Any
+) -> dict[str, Any]:
+    """The provider stand-ins, and short leases and polls so the flows move at test speed."""
+    return {
+        **settings_values,
         "stripe_api_base": localstripe.url,
         "stripe_webhook_secret": WEBHOOK_SECRET,
         "stripe_max_network_retries": 0,
@@ -98,8 +94,6 @@ def settings(
         "submit_lease_s": 10.0,
         "event_poll_interval_s": 0.2,
     }
-    values.update(settings_overrides)
-    return PaymentsSettings(**values)
 
 
 @pytest.fixture

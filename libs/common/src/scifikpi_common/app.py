@@ -2,7 +2,9 @@
 
 Resources (engine, sessionmaker, JWKS cache) are made in the lifespan and closed on shutdown,
 never at import. Middleware, problem handlers, `/healthz`, `/readyz` and `/metrics` are the same
-everywhere, so a new service only brings its routers.
+everywhere, so a new service only brings its routers. A service with a database answers its
+outage with a retryable 503 (never a 500); a client that hangs up mid-body gets 499 logged, not an
+error.
 """
 
 from __future__ import annotations
@@ -13,20 +15,33 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.requests import ClientDisconnect
 
 from scifikpi_common.db import UnitOfWork, UnitOfWorkFactory, create_engine, create_sessionmaker
-from scifikpi_common.errors import Problem
+from scifikpi_common.errors import Problem, UpstreamUnavailable
 from scifikpi_common.health import ReadinessCheck, broker_check, database_check, health_router
-from scifikpi_common.logging import configure_logging
+from scifikpi_common.logging import configure_logging, get_logger
 from scifikpi_common.metrics import metrics_endpoint
 from scifikpi_common.middleware import RequestContextMiddleware
 from scifikpi_common.outbox import Outbox
-from scifikpi_common.problems import install_problem_handlers
+from scifikpi_common.problems import install_problem_handlers, problem_response
 from scifikpi_common.security import JwksCache, JwksFetcher, TokenVerifier, http_jwks_fetcher
 from scifikpi_common.settings import ServiceSettings
 from scifikpi_common.tracing import configure_tracing
 
+log = get_logger(__name__)
+
 StartupHook = Callable[[FastAPI], Awaitable[None]]
+ShutdownHook = Callable[[], Awaitable[None]]
+#: What a lost database connection raises through the pool and the driver.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def create_service_app(
@@ -38,6 +53,7 @@ def create_service_app(
     outbox: Outbox | None = None,
     jwks_fetcher: JwksFetcher | None = None,
     on_startup: StartupHook | None = None,
+    on_shutdown: ShutdownHook | None = None,
     check_broker: bool = True,
     version: str = "1.0.0",
 ) -> FastAPI:
@@ -73,9 +89,13 @@ def create_service_app(
         try:
             yield
         finally:
-            await http.aclose()
-            if engine is not None:
-                await engine.dispose()
+            try:
+                if on_shutdown is not None:
+                    await on_shutdown()
+            finally:
+                await http.aclose()
+                if engine is not None:
+                    await engine.dispose()
 
     # FastAPI's built-in telemetry would add four more spans per request and an OTel log record
     # carrying request input; our middleware makes the one server span we want.
@@ -87,6 +107,10 @@ def create_service_app(
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_problem_handlers(app)
+    if outbox is not None:
+        for exc_class in DATABASE_UNAVAILABLE:
+            app.add_exception_handler(exc_class, _database_unavailable)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     app.add_middleware(
         RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes
     )
@@ -96,6 +120,21 @@ def create_service_app(
         app.include_router(router)
 
     return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database (or its network) failed: a retryable 503, not a 500."""
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    error = UpstreamUnavailable(
+        "The service's database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+    )
+    return problem_response(error, request.url.path)
+
+
+async def _client_left(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived (nothing was stored): not a server error."""
+    log.info("client_disconnected", path=request.url.path)
+    return Response(status_code=499)
 
 
 class _ServiceApp(FastAPI):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -57,6 +58,28 @@ def create_engine(
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class ProcessDatabase:
+    """A process's own pool (`engine`) and the units of work over it (`uow_factory`)."""
+
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+
+
+@asynccontextmanager
+async def process_database(
+    database_url: str, outbox: Outbox, *, name: str, pool_size: int
+) -> AsyncIterator[ProcessDatabase]:
+    """The pool of one process (a CLI command, a scheduler, a housekeeping loop) on its service's
+    schema, shown as `name` (`ledger.admin`) in pg_stat_activity, and disposed on the way out."""
+    schema = outbox.table.schema or name.partition(".")[0]
+    engine = create_engine(database_url, schema=schema, application_name=name, pool_size=pool_size)
+    try:
+        yield ProcessDatabase(engine, UnitOfWorkFactory(create_sessionmaker(engine), outbox))
+    finally:
+        await engine.dispose()
 
 
 class UnitOfWork:

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    UnitOfWorkFactory,
+    create_engine,
+    create_sessionmaker,
+    process_database,
+)
 from scifikpi_common.logging import configure_logging, get_logger
 from scifikpi_common.messaging import EventConsumers, make_broker
 from scifikpi_common.metrics import serve_worker_metrics
@@ -166,16 +171,11 @@ def run_scheduler(
     """A scheduler process: `loop(uow_factory, stop)` on its own small connection pool."""
 
     async def body(stop: asyncio.Event) -> None:
-        engine = create_engine(
-            settings.database_url,
-            schema=outbox.table.schema or settings.service_name,
-            application_name=f"{settings.service_name}.scheduler",
-            pool_size=pool_size,
-        )
-        try:
-            await loop(UnitOfWorkFactory(create_sessionmaker(engine), outbox), stop)
-        finally:
-            await engine.dispose()
+        name = f"{settings.service_name}.scheduler"
+        async with process_database(
+            settings.database_url, outbox, name=name, pool_size=pool_size
+        ) as db:
+            await loop(db.uow_factory, stop)
 
     run_until_signalled(settings, "scheduler", body)
 

@@ -17,7 +17,11 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_extra_types.country import CountryAlpha2
-from scifikpi_common.db import UnitOfWork, committing, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    UnitOfWork,
+    committing,
+    process_database,
+)
 from scifikpi_common.errors import AppError
 from scifikpi_common.logging import configure_logging
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
@@ -91,16 +95,15 @@ async def _promote(args: argparse.Namespace, uow: UnitOfWork) -> str:
 
 async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
     """One unit of work for the command, committed by it (the CLI is an edge)."""
-    engine = create_engine(
-        settings.database_url, schema=settings.db_schema, application_name="auth.admin", pool_size=1
-    )
-    try:
-        async with UnitOfWork(create_sessionmaker(engine), make_outbox()) as uow:
-            if args.command == "create-admin":
-                return await _create_admin(args, settings, uow)
-            return await _promote(args, uow)
-    finally:
-        await engine.dispose()
+    async with (
+        process_database(
+            settings.database_url, make_outbox(), name="auth.admin", pool_size=1
+        ) as db,
+        db.uow_factory() as uow,
+    ):
+        if args.command == "create-admin":
+            return await _create_admin(args, settings, uow)
+        return await _promote(args, uow)
 
 
 def _quiet_logging(settings: AuthSettings) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    UnitOfWorkFactory,
+    process_database,
+)
 from scifikpi_common.logging import get_logger
 
 from auth import handlers
@@ -50,14 +53,7 @@ async def housekeeping_until_stopped(
 
 async def housekeeping(settings: AuthSettings, stop: asyncio.Event) -> None:
     """The housekeeping loop on its own one-connection pool (the worker's second task)."""
-    engine = create_engine(
-        settings.database_url,
-        schema=settings.db_schema,
-        application_name="auth.housekeeping",
-        pool_size=1,
-    )
-    try:
-        factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
-        await housekeeping_until_stopped(factory, stop, settings)
-    finally:
-        await engine.dispose()
+    async with process_database(
+        settings.database_url, make_outbox(), name="auth.housekeeping", pool_size=1
+    ) as db:
+        await housekeeping_until_stopped(db.uow_factory, stop, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from scifikpi_common.testing.contracts import check_documented
 
 
 async def test_every_route_is_documented_with_its_problems(client: httpx.AsyncClient) -> None:
@@ -16,13 +17,7 @@ async def test_every_route_is_documented_with_its_problems(client: httpx.AsyncCl
         ("/auth/me", "get"): {"200", "401"},
         ("/.well-known/jwks.json", "get"): {"200"},
     }
-    for (path, method), statuses in expected.items():
-        operation = paths[path][method]
-        assert operation.get("description"), f"{method} {path} has no docstring"
-        assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
-        for status, response in operation["responses"].items():
-            if status.startswith(("4", "5")):
-                assert "application/problem+json" in response["content"], (path, status)
+    check_documented(paths, expected)
     assert "Problem" in schema["components"]["schemas"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -10,10 +9,9 @@ from datetime import datetime
 import httpx
 import pytest
 from _auth_helpers import individual
-from aiokafka import AIOKafkaConsumer
 from auth.models import make_outbox
 from auth.settings import AuthSettings
-from scifikpi_common import runner
+from scifikpi_common.testing.broker import ENVELOPE_FIELDS, TopicReader, processes_running
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,42 +33,15 @@ async def test_user_registered_is_published_with_the_full_envelope(
     user = response.json()["user"]
 
     with_broker = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap_servers})
-    stop = asyncio.Event()
-    relay = asyncio.create_task(runner.relay_until_stopped(with_broker, make_outbox(), stop))
-    consumer = AIOKafkaConsumer(
-        "auth.user.v1",
-        bootstrap_servers=kafka_bootstrap_servers,
-        group_id=f"auth-test-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        record = None
-        deadline = asyncio.get_running_loop().time() + 60
-        while record is None and asyncio.get_running_loop().time() < deadline:
-            assert not relay.done(), relay.exception()
-            batches = await consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
-                for message in messages:
-                    if message.key == user["id"].encode():
-                        record = message
-        assert record is not None, "UserRegistered never arrived on auth.user.v1"
-    finally:
-        await consumer.stop()
-        stop.set()
-        await asyncio.wait_for(relay, 30)
+    async with (
+        processes_running(with_broker, make_outbox) as processes,
+        TopicReader(kafka_bootstrap_servers, "auth.user.v1") as reader,
+    ):
+        await reader.read(user["id"], lambda seen: bool(seen), alive=processes)
+    record = reader.records[0]
 
     envelope = json.loads(record.value)
-    assert set(envelope) == {
-        "event_id",
-        "event_type",
-        "schema_version",
-        "occurred_at",
-        "producer",
-        "key",
-        "payload",
-    }
+    assert set(envelope) == ENVELOPE_FIELDS
     event_id = uuid.UUID(envelope["event_id"])
     assert event_id.version == 7
     assert envelope["event_type"] == "UserRegistered"

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    process_database,
+)
 from scifikpi_common.logging import configure_logging
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -34,20 +36,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace, settings: LedgerSettings) -> dict[str, Any]:
-    engine = create_engine(
-        settings.database_url,
-        schema=settings.db_schema,
-        application_name="ledger.admin",
-        pool_size=2,
-    )
-    factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
-    try:
+    async with process_database(
+        settings.database_url, make_outbox(), name="ledger.admin", pool_size=2
+    ) as db:
         if args.command == "sweep":
-            return {"ok": True, "expired": await sweep_once(factory, settings.sweep_batch_size)}
-        async with factory() as uow:  # read-only: nothing to commit
+            expired = await sweep_once(db.uow_factory, settings.sweep_batch_size)
+            return {"ok": True, "expired": expired}
+        async with db.uow_factory() as uow:  # read-only: nothing to commit
             return (await handlers.check_invariants(uow)).as_dict()
-    finally:
-        await engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None, settings: LedgerSettings | None = None) -> int:

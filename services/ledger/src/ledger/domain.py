@@ -13,8 +13,6 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-MICRO = 1_000_000  # µP per point
-
 
 class Asset(StrEnum):
     points = "points"  # micro-points
@@ -129,16 +127,6 @@ def expire_id(purchase_id: UUID) -> str:
 def purchase_of_hold(hold: str) -> UUID:
     """The purchase a hold id names: `nft-hold:<purchase_id>`."""
     return UUID(hold.removeprefix(HOLD_PREFIX))
-
-
-# ------------------------------------------------------------------------------- units
-
-
-def format_points(micro: int) -> str:
-    """µP as a decimal string with six places: 12_500_000 -> "12.500000" (no floats)."""
-    sign = "-" if micro < 0 else ""
-    whole, frac = divmod(abs(micro), MICRO)
-    return f"{sign}{whole}.{frac:06d}"
 
 
 # ------------------------------------------------------------------------------- accounts

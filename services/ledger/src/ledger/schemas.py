@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from scifikpi_common.points import format_points
 
 from ledger.domain import (
     Asset,
@@ -15,7 +16,6 @@ from ledger.domain import (
     HistoryEntry,
     TransferKind,
     UserBalance,
-    format_points,
 )
 
 PhaseName = Literal["single", "pending", "post", "void", "expire"]  # `domain.Phase`'s values

@@ -24,7 +24,6 @@ from ledger.domain import (
     check_credit_batch,
     check_resolution,
     expire_id,
-    format_points,
     hold_id,
     post_id,
     purchase_of_hold,
@@ -33,21 +32,6 @@ from ledger.domain import (
 from ledger.settings import LedgerSettings
 from scifikpi_common.errors import InvalidCursor
 from scifikpi_common.pagination import decode_cursor, encode_cursor
-
-
-@pytest.mark.parametrize(
-    ("micro", "text"),
-    [(0, "0.000000"), (1, "0.000001"), (12_500_000, "12.500000"), (-1_000_001, "-1.000001")],
-)
-def test_format_points(micro: int, text: str) -> None:
-    assert format_points(micro) == text
-
-
-@given(st.integers(-(10**15), 10**15))
-def test_format_points_round_trips_exactly(micro: int) -> None:
-    text = format_points(micro)
-    whole, frac = text.lstrip("-").split(".")
-    assert (int(whole) * 1_000_000 + int(frac)) * (-1 if text.startswith("-") else 1) == micro
 
 
 @given(st.datetimes(timezones=st.just(UTC)), st.text(min_size=1, max_size=60))

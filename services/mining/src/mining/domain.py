@@ -16,7 +16,6 @@ from uuid import UUID
 
 from scifikpi_common.errors import Conflict, Forbidden, ValidationFailed
 
-MICRO = 1_000_000  # µP per point
 HOUR_S = 3600
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -181,13 +180,6 @@ def forecast(
         points_per_session_micro=target_micro(rate_micro_per_hour, duration_s),
         current_remaining_micro=remaining,
     )
-
-
-def format_points(micro: int) -> str:
-    """µP as a decimal string with six places: 12_500_000 -> "12.500000" (no floats)."""
-    sign = "-" if micro < 0 else ""
-    whole, frac = divmod(abs(micro), MICRO)
-    return f"{sign}{whole}.{frac:06d}"
 
 
 # --- the mining session, its acceleration quotes, the account it is started for -----------------

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from scifikpi_common.points import format_points
 
-from mining.domain import MiningForecast, Quote, SessionHistory, SessionRecord, format_points
+from mining.domain import MiningForecast, Quote, SessionHistory, SessionRecord
 
 Points = Annotated[str, Field(examples=["12.500000"], pattern=r"^-?\d+\.\d{6}$")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from scifikpi_common.testing.contracts import check_documented
 
 
 async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClient) -> None:
@@ -17,16 +18,7 @@ async def test_routes_are_documented_with_their_problems(client: httpx.AsyncClie
     }
     user_routes = {p for p in paths if p.startswith("/mining")}
     assert user_routes == {path for path, _ in expected}
-    for (path, method), statuses in expected.items():
-        operation = paths[path][method]
-        assert operation.get("description"), f"{method} {path} has no docstring"
-        assert operation.get("security"), f"{method} {path} needs a bearer token"
-        assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
-        for status, response in operation["responses"].items():
-            if status.startswith(("4", "5")):
-                assert "application/problem+json" in response["content"], (path, status)
-            else:
-                assert "$ref" in str(response["content"]["application/json"]["schema"]), path
+    check_documented(paths, expected, secured=True, typed_success=True)
     quote_422 = paths["/mining/acceleration/quote"]["post"]["responses"]["422"]["description"]
     assert "session has left" in quote_422 and "running mining session" in quote_422
     components = schema["components"]["schemas"]

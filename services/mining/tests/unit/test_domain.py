@@ -14,7 +14,6 @@ from mining.domain import (
     Countdown,
     SessionStatus,
     forecast,
-    format_points,
     new_session,
     quote_price_minor,
     target_micro,
@@ -88,12 +87,6 @@ class TestForecast:
         clock = Countdown(T0, 3 * 86_400, 0, 10)
         f = forecast(T0, days=1, duration_s=3 * 86_400, rate_micro_per_hour=1, current=clock)
         assert (f.sessions, f.current_remaining_micro, f.points_micro) == (0, 0, 0)
-
-
-def test_format_points() -> None:
-    assert format_points(12_500_000) == "12.500000"
-    assert format_points(1) == "0.000001"
-    assert format_points(-1_000_001) == "-1.000001"
 
 
 def test_history_cursor_round_trip_and_garbage() -> None:

@@ -1,5 +1,5 @@
-"""What the nft aggregates share: points as micro-point integers shown as decimal strings, the
-account-status rule, a strict TON address as users type it, and keyset pages.
+"""What the nft aggregates share: the account-status rule, a strict TON address as users type
+it, and keyset pages.
 
 No framework, database or network imports; integers only (micro-points), UTC datetimes.
 """
@@ -15,8 +15,6 @@ from uuid import UUID
 from scifikpi_common.errors import Forbidden, ValidationFailed
 from scifikpi_common.pagination import encode_cursor
 
-MICRO = 1_000_000  # µP per point
-
 T = TypeVar("T")
 
 
@@ -29,13 +27,6 @@ class InvalidAddress(ValidationFailed):
         "invalid-address",
         "Not a valid TON address (basechain, 32-byte hash, correct checksum)",
     )
-
-
-def format_points(micro: int) -> str:
-    """µP as a decimal string with six places: 12_500_000 -> "12.500000" (no floats)."""
-    sign = "-" if micro < 0 else ""
-    whole, frac = divmod(abs(micro), MICRO)
-    return f"{sign}{whole}.{frac:06d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,14 @@ import time
 import zlib
 from typing import Any
 
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    process_database,
+)
 from scifikpi_common.logging import get_logger
 
 from nft.chain.engine import ChainEngine
 from nft.chain.repository import EngineLock
-from nft.models import SCHEMA, make_outbox
+from nft.models import make_outbox
 from nft.settings import NftSettings, TonNetwork
 from nft.ton.custody import Custody
 from nft.ton.factory import open_provider
@@ -46,36 +48,35 @@ async def _wait(wakeup: asyncio.Event, stop: asyncio.Event, seconds: float) -> N
 
 async def run_chain_engine(settings: NftSettings, stop: asyncio.Event) -> None:
     """The `nft-scheduler` body: wait for the lock, then run the engine until `stop`."""
-    engine = create_engine(
-        settings.database_url, schema=SCHEMA, application_name="nft.scheduler", pool_size=4
-    )
-    uowf = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
     provider: TonProvider | None = None
     wakeup = asyncio.Event()
 
     def on_notify(*_: Any) -> None:
         wakeup.set()
 
-    try:
-        async with engine.connect() as control:
-            lock = EngineLock(control, LOCK_KEY)
-            while not stop.is_set():
-                got = await lock.try_acquire()
-                await control.commit()  # a session lock: the connection stays idle, not in a tx
-                if got:
-                    break
-                await _wait(asyncio.Event(), stop, STANDBY_RETRY_S)
-            if stop.is_set():
-                return
-            await lock.listen(on_notify)
-            provider = await open_provider(settings)
-            chain = ChainEngine(uowf, Custody.from_settings(provider, settings), settings)
-            log.info("chain_engine_active", network=settings.ton_network.value)
-            await _loop(chain, provider, settings, lock, wakeup, stop)
-    finally:
-        if provider is not None:
-            await provider.close()
-        await engine.dispose()
+    async with process_database(
+        settings.database_url, make_outbox(), name="nft.scheduler", pool_size=4
+    ) as db:
+        try:
+            async with db.engine.connect() as control:
+                lock = EngineLock(control, LOCK_KEY)
+                while not stop.is_set():
+                    got = await lock.try_acquire()
+                    await control.commit()  # a session lock: the connection idles, not in a tx
+                    if got:
+                        break
+                    await _wait(asyncio.Event(), stop, STANDBY_RETRY_S)
+                if stop.is_set():
+                    return
+                await lock.listen(on_notify)
+                provider = await open_provider(settings)
+                custody = Custody.from_settings(provider, settings)
+                chain = ChainEngine(db.uow_factory, custody, settings)
+                log.info("chain_engine_active", network=settings.ton_network.value)
+                await _loop(chain, provider, settings, lock, wakeup, stop)
+        finally:
+            if provider is not None:
+                await provider.close()
 
 
 async def _bootstrap_if_local(

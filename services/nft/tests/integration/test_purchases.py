@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _nft_helpers import PROBLEM, create
+from scifikpi_common.testing.contracts import check_documented
 from sqlalchemy import text
 
 
@@ -231,14 +232,7 @@ async def test_routes_are_documented_with_their_problems(client):
         ("/nft/{nft_id}/transfer", "post"): {"202", "401", "404", "409", "422"},
         ("/nft/transfers/{transfer_id}", "get"): {"200", "401", "404"},
     }
-    for (path, method), statuses in expected.items():
-        operation = paths[path][method]
-        assert operation.get("description"), f"{method} {path} has no docstring"
-        assert operation.get("security"), (method, path)
-        assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
-        for code, response in operation["responses"].items():
-            if code.startswith("4"):
-                assert "application/problem+json" in response["content"], (path, code)
+    check_documented(paths, expected, secured=True)
     post = paths["/nft/purchases"]["post"]["responses"]
     assert "sold out" in post["409"]["description"] and "retired" in post["409"]["description"]
     transfer = paths["/nft/{nft_id}/transfer"]["post"]["responses"]

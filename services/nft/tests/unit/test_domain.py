@@ -14,9 +14,10 @@ from nft.catalog.domain import (
     collection_metadata,
     parse_points,
 )
-from nft.domain import format_points, keyset_page
+from nft.domain import keyset_page
 from scifikpi_common.errors import InvalidCursor
 from scifikpi_common.pagination import decode_cursor, encode_cursor
+from scifikpi_common.points import format_points
 
 
 @pytest.mark.parametrize(
@@ -37,11 +38,6 @@ def test_parse_points(text: str, micro: int) -> None:
 def test_parse_points_rejects(text: str) -> None:
     with pytest.raises(InvalidPrice):
         parse_points(text)
-
-
-def test_format_points() -> None:
-    assert format_points(12_500_000) == "12.500000"
-    assert format_points(1) == "0.000001"
 
 
 def test_supply_rule() -> None:

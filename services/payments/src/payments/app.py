@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 from scifikpi_common.app import create_service_app
-from scifikpi_common.errors import UpstreamUnavailable
 from scifikpi_common.logging import get_logger
-from scifikpi_common.problems import problem_response
 from scifikpi_common.security import JwksFetcher
-from sqlalchemy.exc import InterfaceError, OperationalError
-from starlette.requests import ClientDisconnect
 
 from payments.api import admin_router, router, webhook_router
 from payments.flows import PaymentFlows
@@ -47,6 +39,10 @@ def create_app(
         state["providers"] = providers if providers is not None else build_providers(settings)
         app.state.flows = PaymentFlows(app.state.uow_factory, state["providers"], settings)
 
+    async def on_shutdown() -> None:
+        if own_providers and "providers" in state:
+            await close_providers(state.pop("providers"))
+
     app = create_service_app(
         settings,
         title="SciFiKPI payments",
@@ -55,36 +51,6 @@ def create_app(
         outbox=make_outbox(),
         jwks_fetcher=jwks_fetcher,
         on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )
-    for exc_class in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
-        app.add_exception_handler(exc_class, _database_unavailable)
-    app.add_exception_handler(ClientDisconnect, _client_left)
-
-    common_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with common_lifespan(application):
-                yield
-        finally:
-            if own_providers and "providers" in state:
-                await close_providers(state.pop("providers"))
-
-    app.router.lifespan_context = lifespan
     return app
-
-
-async def _client_left(request: Request, exc: Exception) -> Response:
-    """The client hung up before its body arrived (nothing was stored): not a server error."""
-    log.info("client_disconnected", path=request.url.path)
-    return Response(status_code=499)
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The database (or its network) failed: a retryable 503, not a 500."""
-    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
-    error = UpstreamUnavailable(
-        "The service's database is unavailable; try again shortly.", headers={"Retry-After": "5"}
-    )
-    return problem_response(error, request.url.path)

@@ -16,7 +16,10 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    UnitOfWorkFactory,
+    process_database,
+)
 from scifikpi_common.errors import AppError
 from scifikpi_common.logging import configure_logging
 
@@ -46,14 +49,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace, settings: PaymentsSettings) -> dict[str, Any]:
-    engine = create_engine(
-        settings.database_url,
-        schema=settings.db_schema,
-        application_name="payments.admin",
-        pool_size=2,
-    )
+    async with process_database(
+        settings.database_url, make_outbox(), name="payments.admin", pool_size=2
+    ) as db:
+        return await _run_with(args, settings, db.uow_factory)
+
+
+async def _run_with(
+    args: argparse.Namespace, settings: PaymentsSettings, factory: UnitOfWorkFactory
+) -> dict[str, Any]:
     providers = build_providers(settings)
-    factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
     flows = PaymentFlows(factory, providers, settings)
     try:
         if args.command == "reconcile":
@@ -67,7 +72,6 @@ async def _run(args: argparse.Namespace, settings: PaymentsSettings) -> dict[str
         return await _show(factory, args.payment_id)
     finally:
         await close_providers(providers)
-        await engine.dispose()
 
 
 async def _show(factory: UnitOfWorkFactory, payment_id: UUID) -> dict[str, Any]:

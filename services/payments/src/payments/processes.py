@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionmaker
+from scifikpi_common.db import (
+    process_database,
+)
 from scifikpi_common.logging import get_logger
 
 from payments.flows import PaymentFlows
@@ -73,30 +75,26 @@ async def run_until_stopped(
     settings: PaymentsSettings, stop: asyncio.Event, providers: Providers | None = None
 ) -> None:
     """The scheduler process body (also started in-process by tests and the benchmark)."""
-    engine = create_engine(
-        settings.database_url,
-        schema=settings.db_schema,
-        application_name="payments.scheduler",
-        pool_size=max(4, settings.event_concurrency + 2),
-    )
     own_providers = providers is None
-    providers = providers or build_providers(settings)
-    factory = UnitOfWorkFactory(create_sessionmaker(engine), make_outbox())
-    flows = PaymentFlows(factory, providers, settings)
-    wakeup = asyncio.Event()
-    listener = WorkListener(engine, wakeup.set)
-    tasks = [
-        asyncio.create_task(listener.run(stop), name="payments-listen"),
-        asyncio.create_task(work_loop(flows, wakeup, stop), name="payments-work"),
-        asyncio.create_task(reconcile_loop(flows, stop), name="payments-reconcile"),
-    ]
-    try:
-        await stop.wait()
-    finally:
-        wakeup.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if own_providers:
-            await close_providers(providers)
-        await engine.dispose()
+    pool_size = max(4, settings.event_concurrency + 2)
+    async with process_database(
+        settings.database_url, make_outbox(), name="payments.scheduler", pool_size=pool_size
+    ) as db:
+        providers = providers or build_providers(settings)
+        flows = PaymentFlows(db.uow_factory, providers, settings)
+        wakeup = asyncio.Event()
+        listener = WorkListener(db.engine, wakeup.set)
+        tasks = [
+            asyncio.create_task(listener.run(stop), name="payments-listen"),
+            asyncio.create_task(work_loop(flows, wakeup, stop), name="payments-work"),
+            asyncio.create_task(reconcile_loop(flows, stop), name="payments-reconcile"),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            wakeup.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if own_providers:
+                await close_providers(providers)

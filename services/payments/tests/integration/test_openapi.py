@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from scifikpi_common.testing.contracts import check_documented
 
 
 async def test_every_route_is_documented_with_its_problems(client: httpx.AsyncClient) -> None:
@@ -28,13 +29,7 @@ async def test_every_route_is_documented_with_its_problems(client: httpx.AsyncCl
         ("/payments/webhooks/stripe", "post"): {"200", "400", "413"},
         ("/payments/webhooks/yoomoney", "post"): {"200", "400", "403", "413"},
     }
-    for (path, method), statuses in expected.items():
-        operation = paths[path][method]
-        assert operation.get("description"), f"{method} {path} has no docstring"
-        assert statuses <= set(operation["responses"]), (path, operation["responses"].keys())
-        for status, response in operation["responses"].items():
-            if status.startswith(("4", "5")):
-                assert "application/problem+json" in response["content"], (path, status)
+    check_documented(paths, expected)
     create = paths["/payments"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
     assert create["security"]

@@ -8,8 +8,10 @@ Infrastructure:
 - `kafka_bootstrap_servers`: `KAFKA_BOOTSTRAP_SERVERS` if set, else a Tansu broker on a free
   port, stopped afterwards. Every event topic (and its `.dlq`) exists before tests use it.
 
-A service's tests (their conftest defines `service_under_test` and `settings`,
-`scifikpi_common.testing.service`):
+A service's tests (their conftest defines `service_under_test`, `scifikpi_common.testing.service`):
+- `settings`: the service's settings from `settings_values` (the clean database, no broker, console
+  logs; a conftest extends it by defining its own `settings_values` that asks for this one) and
+  `settings_overrides` (a test module's or a parametrization's);
 - `migrated_database_url`: the run's database with the service's migrations applied (once);
 - `clean_db`: the same, with the service's schema emptied before the test;
 - `engine`, `factory`: a pool on the service's schema and a unit-of-work factory over it;
@@ -100,6 +102,35 @@ def service_under_test() -> ServiceUnderTest:
     raise pytest.UsageError(
         "this test needs a service: its tests/conftest.py defines `service_under_test`"
     )
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module (or with `@pytest.mark.parametrize`) to tune the service."""
+    return {}
+
+
+@pytest.fixture
+def settings_values(clean_db: str) -> dict[str, Any]:
+    """What every service's test settings share; port 9 is closed, so no test reaches a broker
+    it did not ask for (`kafka_bootstrap_servers`)."""
+    return {
+        "environment": "test",
+        "database_url": clean_db,
+        "log_format": "console",
+        "kafka_bootstrap_servers": "127.0.0.1:9",
+    }
+
+
+@pytest.fixture
+def settings(
+    service_under_test: ServiceUnderTest,
+    settings_values: dict[str, Any],
+    settings_overrides: dict[str, Any],
+) -> Any:
+    if service_under_test.settings_class is None:
+        raise pytest.UsageError(f"{service_under_test.schema} names no settings_class")
+    return service_under_test.settings_class(**{**settings_values, **settings_overrides})
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """What a service's tests tell the shared fixtures, and the migration checks every service runs.
 
 A service's `tests/conftest.py` defines one session fixture, `service_under_test`, returning a
-`ServiceUnderTest`, and a `settings` fixture; the pytest plugin (`scifikpi_tools.testing.plugin`)
-then provides `migrated_database_url`, `clean_db`, `engine`, `factory`, `keys`, `app` and `client`
-for it. `tests/integration/test_migrations.py` is a subclass of `MigrationChecks`.
+`ServiceUnderTest`; the pytest plugin (`scifikpi_tools.testing.plugin`) then provides `settings`,
+`migrated_database_url`, `clean_db`, `engine`, `factory`, `keys`, `app` and `client` for it.
+`tests/integration/test_migrations.py` is a subclass of `MigrationChecks`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from scifikpi_common.testing.database import create_database, drop_database
 
 @dataclass(frozen=True)
 class ServiceUnderTest:
-    """A service as its tests see it: where its migrations are, its schema, its outbox, and how
-    to build its app from settings and the test token signer (None for a service without one)."""
+    """A service as its tests see it: where its migrations are, its schema, its outbox, how to
+    build its app from settings and the test token signer (None for a service without one), and
+    its settings class (the `settings` fixture builds one from `settings_values`)."""
 
     directory: Path
     schema: str
     make_outbox: Callable[[], Outbox]
     create_app: Callable[[Any, Any], Any] | None = None
+    settings_class: Callable[..., Any] | None = None
 
 
 class MigrationChecks:

@@ -14,8 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from scifikpi_common.errors import Conflict, NotFound, ValidationFailed
-
-from nft.domain import MICRO
+from scifikpi_common.points import MICRO
 
 #: The highest price accepted, in points (the column is a bigint of micro-points).
 MAX_PRICE_POINTS = 10**12

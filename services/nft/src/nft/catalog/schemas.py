@@ -17,9 +17,10 @@ from pydantic import (
     StrictStr,
     model_validator,
 )
+from scifikpi_common.points import format_points
 
 from nft.catalog.domain import CatalogItem, ItemChanges, NewItem, parse_points
-from nft.domain import Page, format_points
+from nft.domain import Page
 from nft.settings import NftSettings
 
 Points = Annotated[str, Field(examples=["12.500000"], pattern=r"^-?\d+\.\d{6}$")]

@@ -9,9 +9,10 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from scifikpi_common.points import format_points
 
 from nft.catalog.schemas import Points
-from nft.domain import Page, format_points
+from nft.domain import Page
 from nft.purchases.domain import MintedNft, Purchase, PurchaseStatus
 from nft.settings import NftSettings
 from nft.ton.addresses import shown
