@@ -38,7 +38,7 @@ METRICS_PORTS = {
     "nft-relay": 9115,
     "nft-scheduler": 9125,
 }
-#: Unprefixed settings ledger and mining must read identically (scifikpi_common.mining_power):
+#: Unprefixed settings ledger and mining must read identically (scifikpi_common.events.mining):
 #: one x- anchor in compose, one global.sharedEnv group in the chart.
 MINING_POWER_VARS = (
     "MINING_R_BASE_MICRO_PER_HOUR",

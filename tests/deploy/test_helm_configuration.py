@@ -40,7 +40,7 @@ def test_mining_power_is_one_shared_block_for_ledger_and_mining(
 ) -> None:
     """MINING_R_* are written once (global.sharedEnv.miningPower) and reach exactly the ledger and
     mining ConfigMaps (and their migrations Jobs' inline env), identical; an override moves both."""
-    from scifikpi_common.mining_power import MiningPowerSettings
+    from scifikpi_common.events.mining import MiningPowerSettings
 
     def power(docs: list) -> dict[str, dict[str, str]]:
         out = {}

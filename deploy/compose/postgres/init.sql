@@ -1,7 +1,7 @@
 -- Local stack only (docker-compose.yml): runs once, when the Postgres data directory is empty.
--- One login role and one schema per service (DESIGN.md §1): a service's role owns its schema and
--- cannot read or write another service's. Production gets the same shape from the Helm chart
--- (CloudNativePG managed roles + Database schemas).
+-- One login role and one schema per service (docs/adr/0003-schema-per-service.md): a service's
+-- role owns its schema and cannot read or write another service's. Production gets the same shape
+-- from the Helm chart (CloudNativePG managed roles + Database schemas).
 --
 -- CONNECT/CREATE on the database: each service's Alembic env runs
 -- `CREATE SCHEMA IF NOT EXISTS <svc>` before migrating, and Postgres checks the CREATE privilege

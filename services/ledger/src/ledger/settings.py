@@ -1,6 +1,6 @@
 """Settings of the ledger service (env prefix `LEDGER_`; shared values also read unprefixed).
 
-Mining power constants come from `scifikpi_common.mining_power` (shared with mining): the ledger
+Mining power constants come from `scifikpi_common.events.mining` (shared with mining): the ledger
 shows the rate in `/balance` because it knows each user's deposits.
 """
 
@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from scifikpi_common.mining_power import MiningPowerSettings
+from scifikpi_common.events.mining import MiningPowerSettings
 
 
 class LedgerSettings(MiningPowerSettings):

@@ -1,6 +1,6 @@
 """Settings of the mining service (env prefix `MINING_`; shared values also read unprefixed).
 
-Mining power constants (`MINING_R_*`) come from `scifikpi_common.mining_power`, shared with the
+Mining power constants (`MINING_R_*`) come from `scifikpi_common.events.mining`, shared with the
 ledger so `/balance` and a new session never disagree. Every duration is a setting, so tests and
 the local stack can run minute-long sessions (`MINING_SESSION_DURATION_S=60`).
 """
@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from scifikpi_common.mining_power import MiningPowerSettings
+from scifikpi_common.events.mining import MiningPowerSettings
 
 
 class MiningSettings(MiningPowerSettings):
