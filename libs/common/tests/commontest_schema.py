@@ -24,3 +24,13 @@ class ThingHappened(Event):
     EVENT_TYPE: ClassVar[str] = "ThingHappened"
 
     seq: int
+
+
+class ThingRenamed(Event):
+    """A second event type on the same topic, for handlers that project the whole topic."""
+
+    TOPIC: ClassVar[str] = TEST_TOPIC
+    EVENT_TYPE: ClassVar[str] = "ThingRenamed"
+
+    seq: int
+    note: str

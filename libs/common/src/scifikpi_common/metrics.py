@@ -41,6 +41,11 @@ EVENTS_CONSUMED = Counter(
     "Events handled by consumers",
     ["service", "consumer", "event_type", "outcome"],
 )
+EVENTS_SKIPPED = Counter(
+    "events_skipped_total",
+    "Events a strict consumer skipped: an unknown type or a newer schema version than it knows",
+    ["service", "topic", "event_type", "reason"],
+)
 EVENT_HANDLE_LATENCY = Histogram(
     "event_handle_duration_seconds", "Consumer handling time", ["service", "consumer"]
 )

@@ -45,7 +45,7 @@ SHARED_FIELDS = frozenset(
         "jwks_url",
         "jwt_issuer",
         "jwt_audience",
-        # scifikpi_common.mining_power: ledger and mining must agree
+        # scifikpi_common.events.mining: ledger and mining must agree
         "mining_r_base_micro_per_hour",
         "mining_r_per_usd_micro_per_hour",
         "mining_r_max_micro_per_hour",

@@ -2,6 +2,10 @@
 
 `MiningStarted`, `MiningAccelerated`, `AccelerationRejected` (payments consumes it to refund) and
 `MiningCompleted` (the ledger credits the points). Points are micro-points, times server UTC.
+
+Part of mining's contract too: the mining power formula and its constants (`MiningPowerSettings`),
+which mining freezes into each session (`MiningStarted.rate_micro_per_hour`) and the ledger shows
+in `/balance` from the deposits it books, so both read the same unprefixed `MINING_R_*`.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from scifikpi_common.events.base import Event
+from scifikpi_common.settings import ServiceSettings
 
 SESSION_TOPIC = "mining.session.v1"
 
@@ -73,3 +78,38 @@ class MiningCompleted(Event):
     )
     points_micro: int = Field(gt=0, description="Points earned, in micro-points (1 P = 10^6 µP).")
     completed_at: datetime
+
+
+def rate_micro_per_hour(total_deposits_usd_minor: int, *, base: int, per_usd: int, cap: int) -> int:
+    """`min(R_MAX, R_BASE + R_PER_USD × floor(total_deposits_usd))`, integers only: USD cents
+    floored to whole dollars; a negative total counts as 0 (services/mining/README.md)."""
+    whole_usd = max(total_deposits_usd_minor, 0) // 100
+    return min(cap, base + per_usd * whole_usd)
+
+
+class MiningPowerSettings(ServiceSettings):
+    """The mining power constants, a mixin of the settings of mining and of the ledger."""
+
+    mining_r_base_micro_per_hour: int = Field(
+        default=1_000_000, ge=0, description="R_BASE: µP per hour with no deposits."
+    )
+    mining_r_per_usd_micro_per_hour: int = Field(
+        default=100_000, ge=0, description="R_PER_USD: µP per hour added per whole deposited USD."
+    )
+    mining_r_max_micro_per_hour: int = Field(
+        default=10_000_000, ge=0, description="R_MAX: the cap, µP per hour."
+    )
+
+    @model_validator(mode="after")
+    def _rate_bounds(self) -> MiningPowerSettings:
+        if self.mining_r_max_micro_per_hour < self.mining_r_base_micro_per_hour:
+            raise ValueError("MINING_R_MAX_MICRO_PER_HOUR must be >= MINING_R_BASE_MICRO_PER_HOUR")
+        return self
+
+    def mining_rate_micro_per_hour(self, total_deposits_usd_minor: int) -> int:
+        return rate_micro_per_hour(
+            total_deposits_usd_minor,
+            base=self.mining_r_base_micro_per_hour,
+            per_usd=self.mining_r_per_usd_micro_per_hour,
+            cap=self.mining_r_max_micro_per_hour,
+        )

@@ -1,6 +1,7 @@
 """The batch path: a run of consecutive messages of one event type in one transaction.
 
-Each run of consecutive messages whose event type has only batch handlers is claimed in the inbox
+Each run of consecutive messages whose event types have only batch handlers, the same ones (one
+event type, or the several types one batch handler takes), is claimed in the inbox
 with ONE multi-row insert (duplicates, redelivered or repeated within the batch, are skipped),
 handled, and committed once. If that transaction fails with a handler error, the run falls back
 to the per-message path (own transaction, retries, `<topic>.dlq`), so one poison message is
@@ -32,10 +33,10 @@ _Valid = tuple[int, Event, Envelope[dict[str, Any]]]
 
 @dataclass
 class _Run:
-    """Consecutive deliveries (by index in the poll) of one batch-handled event type."""
+    """Consecutive deliveries (by index in the poll) that the same batch handlers take."""
 
     topic: str
-    event_type: str
+    consumers: tuple[str, ...]
     items: list[_Parsed] = field(default_factory=list)
 
 
@@ -59,44 +60,62 @@ class BatchHandling(MessageHandling):
             if isinstance(step, int):
                 outcomes[step] = await self.process(deliveries[step], uow_factory, broker)
                 continue
-            for route in self._routes[step.topic][step.event_type]:
+            for consumer in step.consumers:
                 results = await self._handle_batch(
-                    route, [(d, env) for _, d, env in step.items], uow_factory, broker
+                    self._batch_routes(step.topic, consumer),
+                    [(d, env) for _, d, env in step.items],
+                    uow_factory,
+                    broker,
                 )
                 for (i, _, _), outcome in zip(step.items, results, strict=True):
                     outcomes[i].append(outcome)
         return outcomes
 
+    def _batch_routes(self, topic: str, consumer: str) -> dict[str, Route]:
+        """event type -> the route of `consumer` for it, on `topic`."""
+        return {
+            event_type: route
+            for event_type, routes in self._routes[topic].items()
+            for route in routes
+            if route.consumer == consumer
+        }
+
     def _plan(self, deliveries: list[Delivery]) -> list[_Run | int]:
         """The poll in order: runs for the batch path, indexes for the per-message path."""
         plan: list[_Run | int] = []
         for i, delivery in enumerate(deliveries):
-            envelope = self._batchable(delivery)
-            if envelope is None:
+            batchable = self._batchable(delivery)
+            if batchable is None:
                 plan.append(i)
                 continue
+            envelope, consumers = batchable
             last = plan[-1] if plan else None
             if not (
                 isinstance(last, _Run)
-                and (last.topic, last.event_type) == (delivery.topic, envelope.event_type)
+                and (last.topic, last.consumers) == (delivery.topic, consumers)
             ):
-                last = _Run(delivery.topic, envelope.event_type)
+                last = _Run(delivery.topic, consumers)
                 plan.append(last)
             last.items.append((i, delivery, envelope))
         return plan
 
-    def _batchable(self, delivery: Delivery) -> Envelope[dict[str, Any]] | None:
-        """The envelope, if every handler of its event type is a batch handler."""
+    def _batchable(
+        self, delivery: Delivery
+    ) -> tuple[Envelope[dict[str, Any]], tuple[str, ...]] | None:
+        """The envelope and its batch handlers' consumer names, if every handler of its event
+        type is a batch handler (and a strict consumer would not skip it)."""
         try:
             envelope = parse_envelope(delivery.body)
         except ValidationError:
             return None  # the per-message path dead-letters it (malformed-envelope)
         routes = self._routes.get(delivery.topic, {}).get(envelope.event_type, [])
-        return envelope if routes and all(r.batch for r in routes) else None
+        if not routes or not all(r.batch for r in routes) or self._skipped(routes, envelope):
+            return None
+        return envelope, tuple(r.consumer for r in routes)
 
     async def _handle_batch(
         self,
-        route: Route,
+        routes: dict[str, Route],
         items: list[tuple[Delivery, Envelope[dict[str, Any]]]],
         uow_factory: UnitOfWorkFactory,
         broker: KafkaBroker | None,
@@ -109,18 +128,19 @@ class BatchHandling(MessageHandling):
         outcomes: list[Outcome | None] = [None] * len(items)
         valid: list[_Valid] = []
         for i, (delivery, envelope) in enumerate(items):
+            route = routes[envelope.event_type]
             try:
                 valid.append((i, route.event_cls.model_validate(envelope.payload), envelope))
             except ValidationError:
                 # the per-message path dead-letters it (invalid-payload)
                 outcomes[i] = await self._handle(route, envelope, delivery, uow_factory, broker)
         if valid:
-            await self._handle_valid(route, items, valid, outcomes, uow_factory, broker)
+            await self._handle_valid(routes, items, valid, outcomes, uow_factory, broker)
         return [o or "ignored" for o in outcomes]
 
     async def _handle_valid(
         self,
-        route: Route,
+        routes: dict[str, Route],
         items: list[tuple[Delivery, Envelope[dict[str, Any]]]],
         valid: list[_Valid],
         outcomes: list[Outcome | None],
@@ -129,6 +149,7 @@ class BatchHandling(MessageHandling):
     ) -> None:
         """The run's well-formed events: batch transaction, else one by one; fills `outcomes`."""
         started = time.perf_counter()
+        route = next(iter(routes.values()))  # one handler, one consumer name for the whole run
         try:
             fresh = await self._batch_transaction(route, items[valid[0][0]][0], valid, uow_factory)
         except Exception as exc:
@@ -142,7 +163,9 @@ class BatchHandling(MessageHandling):
                 error=repr(exc)[:300],
             )
             for i, _, envelope in valid:
-                outcomes[i] = await self._handle(route, envelope, items[i][0], uow_factory, broker)
+                outcomes[i] = await self._handle(
+                    routes[envelope.event_type], envelope, items[i][0], uow_factory, broker
+                )
             return
         EVENT_HANDLE_LATENCY.labels(self.service, route.consumer).observe(
             time.perf_counter() - started
@@ -165,7 +188,7 @@ class BatchHandling(MessageHandling):
         """Claim, handle the fresh events, commit; returns the indexes that were fresh."""
         ctx = extract_context(first_delivery.headers or {})
         with tracer(self.service).start_as_current_span(
-            f"consume batch {route.event_cls.EVENT_TYPE}", context=ctx, kind=SpanKind.CONSUMER
+            f"consume batch {route.consumer}", context=ctx, kind=SpanKind.CONSUMER
         ) as span:
             span.set_attribute("messaging.destination.name", first_delivery.topic)
             span.set_attribute("messaging.batch.message_count", len(valid))

@@ -36,6 +36,13 @@ class EventConsumers(BatchHandling):
     handler (`@consumers.batch_handler(X)`) is `async def on_x(items, uow) -> None` where `items`
     is `list[(event, envelope)]`, already deduplicated by the inbox; it never commits either, and
     it must give the same result for a batch as for its events one by one (the fallback path).
+    A batch handler may take several event types of one topic (a projection of the whole topic):
+    a poll's consecutive events of those types then go to it in one transaction.
+
+    `strict=True` (a consumer that must count every event it is given, e.g. analytics) skips,
+    with a warning and `events_skipped_total`, an event of a type this build does not know on a
+    subscribed topic and one whose `schema_version` is newer than its model's: never a crash or
+    a dead letter, and no inbox claim, so a later build that knows it can replay it.
     """
 
     def __init__(
@@ -49,6 +56,7 @@ class EventConsumers(BatchHandling):
         infra_retry_s: float = 2.0,
         max_batch: int = 500,
         batch_timeout_ms: int = 200,
+        strict: bool = False,
     ) -> None:
         self.service = service
         self.inbox = inbox
@@ -58,6 +66,7 @@ class EventConsumers(BatchHandling):
         self.infra_retry_s = infra_retry_s
         self.max_batch = max_batch
         self.batch_timeout_ms = batch_timeout_ms
+        self.strict = strict
         self._routes: Routes = {}
 
     def handler(self, event_cls: type[Event]) -> Callable[[Handler], Handler]:
@@ -68,15 +77,19 @@ class EventConsumers(BatchHandling):
 
         return register
 
-    def batch_handler(self, event_cls: type[Event]) -> Callable[[Handler], Handler]:
-        """Register `async def on_x(items: list[(event, envelope)], uow) -> None`.
+    def batch_handler(self, *event_classes: type[Event]) -> Callable[[Handler], Handler]:
+        """Register `async def on_x(items: list[(event, envelope)], uow) -> None` for one or more
+        event types of one topic.
 
         The inbox consumer name is `<service>.<function name>`, as for `handler`, so a handler
         can switch between the two without re-handling events already in the inbox.
         """
+        if not event_classes or len({cls.TOPIC for cls in event_classes}) != 1:
+            raise ValueError("a batch handler takes one or more event types of one topic")
 
         def register(func: Handler) -> Handler:
-            self._add(Route(event_cls, func, self._consumer(func), True, batch=True))
+            for event_cls in event_classes:
+                self._add(Route(event_cls, func, self._consumer(func), True, batch=True))
             return func
 
         return register

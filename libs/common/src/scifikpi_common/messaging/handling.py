@@ -30,7 +30,12 @@ from scifikpi_common.messaging.delivery import (
     Routes,
     is_infrastructure_error,
 )
-from scifikpi_common.metrics import DLQ_MESSAGES, EVENT_HANDLE_LATENCY, EVENTS_CONSUMED
+from scifikpi_common.metrics import (
+    DLQ_MESSAGES,
+    EVENT_HANDLE_LATENCY,
+    EVENTS_CONSUMED,
+    EVENTS_SKIPPED,
+)
 from scifikpi_common.tracing import extract_context, tracer
 
 log = get_logger("scifikpi_common.messaging")
@@ -45,6 +50,7 @@ class MessageHandling:
     max_attempts: int
     backoff_initial_s: float
     backoff_max_s: float
+    strict: bool = False
     _routes: Routes
 
     async def process(
@@ -59,6 +65,8 @@ class MessageHandling:
             )
             return ["dead_lettered"]
         routes = self._routes.get(delivery.topic, {}).get(envelope.event_type, [])
+        if self._skipped(routes, envelope, delivery.topic):
+            return ["ignored"]
         outcomes: list[Outcome] = []
         for route in routes:
             outcomes.append(await self._handle(route, envelope, delivery, uow_factory, broker))
@@ -136,6 +144,32 @@ class MessageHandling:
                     await self._call(route, event, uow, envelope)
                     await uow.commit()
         return "handled"
+
+    def _skipped(
+        self, routes: list[Route], envelope: Envelope[dict[str, Any]], topic: str = ""
+    ) -> bool:
+        """A strict consumer skips what it cannot count right: an event type it does not know
+        on a topic it reads, or a newer schema version than its model (logged and counted when
+        `topic` is given, i.e. once, on the path that decides)."""
+        if not self.strict:
+            return False
+        if not routes:
+            reason = "unknown-type"
+        elif envelope.schema_version > min(r.event_cls.SCHEMA_VERSION for r in routes):
+            reason = "newer-schema-version"
+        else:
+            return False
+        if topic:
+            log.warning(
+                "event_skipped",
+                reason=reason,
+                topic=topic,
+                event_type=envelope.event_type,
+                schema_version=envelope.schema_version,
+                event_id=str(envelope.event_id),
+            )
+            EVENTS_SKIPPED.labels(self.service, topic, envelope.event_type, reason).inc()
+        return True
 
     @staticmethod
     async def _call(
