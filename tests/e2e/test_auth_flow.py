@@ -8,6 +8,7 @@ from uuid import UUID
 import httpx
 import pytest
 from e2e_support import PASSWORD, individual, new_email
+from scifikpi_common.testing.contracts import assert_problem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -27,18 +28,6 @@ def assert_auth_response(body: dict[str, Any], email: str, status: str = "pendin
     assert user["email"] == email
     assert user["account_type"] == "individual"
     assert user["status"] == status
-
-
-def assert_problem(
-    response: httpx.Response, status: int, slug: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["status"] == status
-    if slug is not None:
-        assert problem["type"] == f"urn:scifikpi:problem:{slug}", problem
-    return problem
 
 
 async def test_register_login_me_refresh_logout(api: httpx.AsyncClient) -> None:

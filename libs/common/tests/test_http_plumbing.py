@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from scifikpi_common.app import UoW, create_service_app
 from scifikpi_common.errors import Conflict
 from scifikpi_common.settings import ServiceSettings
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import text
 
 
@@ -44,15 +45,6 @@ async def client():
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             yield c
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict:
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["type"] == f"urn:scifikpi:problem:{slug}"
-    assert body["status"] == status and body["title"]
-    return body
 
 
 class TestProblems:

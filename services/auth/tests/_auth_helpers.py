@@ -7,8 +7,6 @@ import itertools
 import uuid
 from typing import Any
 
-import httpx
-
 PASSWORD = "correct horse battery"
 
 _ips = itertools.count(1)
@@ -50,14 +48,4 @@ def legal_entity(**overrides: Any) -> dict[str, Any]:
         "initial_deposit": {"amount_minor": 80000, "currency": "RUB"},
     }
     body.update(overrides)
-    return body
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    body = response.json()
-    assert body["type"] == f"urn:scifikpi:problem:{slug}", body
-    assert body["status"] == status
-    assert "Traceback" not in response.text
     return body

@@ -7,10 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.consumers import consumers
-from scifikpi_common.db import UnitOfWorkFactory
 from scifikpi_common.events import (
-    Envelope,
-    Event,
     MiningCompleted,
     NftMinted,
     NftPurchaseFailed,
@@ -18,7 +15,7 @@ from scifikpi_common.events import (
     PaymentRefunded,
     PaymentSucceeded,
 )
-from scifikpi_common.messaging import Delivery
+from scifikpi_common.testing.broker import deliver as deliver_to
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -80,14 +77,6 @@ def failed(user_id: uuid.UUID, purchase_id: uuid.UUID) -> NftPurchaseFailed:
     return NftPurchaseFailed(user_id=user_id, purchase_id=purchase_id, reason="mint failed")
 
 
-async def deliver(
-    factory: UnitOfWorkFactory, event: Event, *, envelope: Envelope[dict[str, Any]] | None = None
-) -> list[str]:
-    envelope = envelope or Envelope.wrap(event, producer="test")
-    delivery = Delivery(topic=event.TOPIC, body=envelope.to_bytes(), key=envelope.key.encode())
-    return list(await consumers.process(delivery, factory, broker=None))
-
-
 async def outbox_types(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         rows = await conn.execute(text("SELECT event_type FROM ledger.outbox ORDER BY id"))
@@ -108,3 +97,7 @@ async def snapshot(engine: AsyncEngine) -> tuple[Any, ...]:
         transfers = (await conn.execute(text("SELECT id FROM ledger.transfers ORDER BY id"))).all()
         outbox = (await conn.execute(text("SELECT count(*) FROM ledger.outbox"))).scalar_one()
     return tuple(map(tuple, accounts)), tuple(t.id for t in transfers), outbox
+
+
+async def deliver(factory, event, *, envelope=None) -> list[str]:
+    return await deliver_to(consumers, factory, event, envelope=envelope)

@@ -8,17 +8,14 @@ from typing import Any
 
 from mining.consumers import consumers
 from scifikpi_common.clock import utcnow
-from scifikpi_common.db import UnitOfWorkFactory
 from scifikpi_common.events import (
-    Envelope,
-    Event,
     MoneyCredited,
     MoneyDebited,
     PaymentSucceeded,
     UserActivated,
     UserRegistered,
 )
-from scifikpi_common.messaging import Delivery
+from scifikpi_common.testing.broker import deliver as deliver_to
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -86,14 +83,6 @@ def paid(
     )
 
 
-async def deliver(
-    factory: UnitOfWorkFactory, event: Event, *, envelope: Envelope[dict[str, Any]] | None = None
-) -> list[str]:
-    envelope = envelope or Envelope.wrap(event, producer="test")
-    delivery = Delivery(topic=event.TOPIC, body=envelope.to_bytes(), key=envelope.key.encode())
-    return list(await consumers.process(delivery, factory, broker=None))
-
-
 async def outbox(engine: AsyncEngine, event_type: str | None = None) -> list[dict[str, Any]]:
     """Payloads in the outbox (of one type, if given), in order."""
     async with engine.connect() as conn:
@@ -141,3 +130,7 @@ async def snapshot(engine: AsyncEngine) -> tuple[Any, ...]:
         ev = await conn.execute(text("SELECT event_id FROM mining.outbox ORDER BY id"))
         out.append(tuple(r.event_id for r in ev))
     return tuple(out)
+
+
+async def deliver(factory, event, *, envelope=None) -> list[str]:
+    return await deliver_to(consumers, factory, event, envelope=envelope)

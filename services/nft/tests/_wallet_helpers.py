@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from _nft_helpers import PROBLEM
 from nacl.signing import SigningKey
 from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE, WalletV4R2
 from pytoniq_core import Address, StateInit
@@ -117,11 +116,3 @@ async def used_at(engine: AsyncEngine, payload: str) -> Any:
                 {"p": payload},
             )
         ).scalar_one()
-
-
-def assert_problem(r: httpx.Response, status: int, slug: str) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["type"] == f"{PROBLEM}{slug}", body
-    return body

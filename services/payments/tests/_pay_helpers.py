@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 import stripe
 from payments.flows import PaymentFlows
@@ -51,16 +50,6 @@ def payment_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    body = response.json()
-    assert body["type"] == f"urn:scifikpi:problem:{slug}", body
-    assert body["status"] == status
-    assert "Traceback" not in response.text
-    return body
 
 
 def stripe_event(

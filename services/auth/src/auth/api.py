@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 from scifikpi_common.app import UoW
 from scifikpi_common.db import committing
 from scifikpi_common.errors import InvalidToken, PayloadTooLarge
+from scifikpi_common.network import client_ip
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentPrincipal
 
@@ -46,23 +46,11 @@ Deps = Annotated[AuthDeps, Depends(get_deps)]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def client_ip(request: Request, deps: AuthDeps) -> str | None:
-    """The first X-Forwarded-For entry when the peer is a trusted proxy, else the peer."""
+def login_address(request: Request, deps: AuthDeps) -> str | None:
+    """The address failed logins are counted against (behind the gateway: the real client)."""
     peer = request.client.host if request.client else None
-    if peer is None:
-        return None
-    try:
-        peer_ip = ip_address(peer)
-    except ValueError:
-        return peer
     forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and any(peer_ip in net for net in deps.settings.trusted_proxy_networks):
-        first = forwarded.split(",")[0].strip()
-        try:
-            return str(ip_address(first))
-        except ValueError:
-            pass  # garbage from the proxy: count the proxy itself
-    return str(peer_ip)
+    return client_ip(peer, forwarded, deps.settings.trusted_proxy_networks)
 
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -104,7 +92,7 @@ async def login(
     """Sign in with email and password; rate limited per account and per client IP."""
     async with committing(uow):
         session = await handlers.login(
-            body.email, body.password.get_secret_value(), client_ip(request, deps), uow, deps
+            body.email, body.password.get_secret_value(), login_address(request, deps), uow, deps
         )
     response.headers.update(NO_STORE)
     return AuthResponse.of(session)

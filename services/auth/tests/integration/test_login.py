@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from _auth_helpers import PASSWORD, assert_problem, fresh_ip, unique_email
+from _auth_helpers import PASSWORD, fresh_ip, unique_email
 from argon2 import PasswordHasher, Type
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _auth_helpers import PASSWORD, assert_problem, fresh_ip, individual
+from _auth_helpers import PASSWORD, fresh_ip, individual
+from scifikpi_common.testing.contracts import assert_problem
 
 
 async def test_no_password_token_or_hash_in_logs(

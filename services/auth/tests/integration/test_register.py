@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import jwt
-from _auth_helpers import PASSWORD, assert_problem, individual, legal_entity, unique_email
+from _auth_helpers import PASSWORD, individual, legal_entity, unique_email
 from auth.models import outbox
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

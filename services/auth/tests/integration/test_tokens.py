@@ -11,11 +11,12 @@ from uuid import UUID
 
 import httpx
 import jwt
-from _auth_helpers import PASSWORD, assert_problem
+from _auth_helpers import PASSWORD
 from auth.settings import DEV_JWT_PRIVATE_KEY
 from auth.tokens import AccessTokenIssuer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

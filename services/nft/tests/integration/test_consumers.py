@@ -11,19 +11,13 @@ from typing import Any
 
 from nft.consumers import consumers
 from nft.purchases import handlers as purchases
-from scifikpi_common.events import Envelope, Event
+from scifikpi_common.events import Envelope
 from scifikpi_common.events.ledger import PointsReservationRejected, PointsReserved
-from scifikpi_common.messaging import Delivery
+from scifikpi_common.testing.broker import deliver as deliver_to
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-
-
-async def deliver(factory, event: Event, *, envelope=None) -> list[str]:
-    envelope = envelope or Envelope.wrap(event, producer="test")
-    delivery = Delivery(topic=event.TOPIC, body=envelope.to_bytes(), key=envelope.key.encode())
-    return list(await consumers.process(delivery, factory, broker=None))
 
 
 async def new_item(engine, *, supply_total: int = 10) -> uuid.UUID:
@@ -287,3 +281,7 @@ async def test_concurrent_sweepers_fail_each_purchase_once(engine, factory):
     assert total == 30
     assert len(await failed_events(engine)) == 30
     assert await supply_sold(engine, item) == 0
+
+
+async def deliver(factory, event, *, envelope=None) -> list[str]:
+    return await deliver_to(consumers, factory, event, envelope=envelope)

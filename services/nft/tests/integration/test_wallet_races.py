@@ -10,7 +10,8 @@ import uuid
 import httpx
 import pytest
 from _nft_helpers import PROBLEM
-from _wallet_helpers import Wallet, assert_problem, bound, challenge, verify
+from _wallet_helpers import Wallet, bound, challenge, verify
+from scifikpi_common.testing.contracts import assert_problem
 from scifikpi_common.testing.tokens import TokenSigner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine

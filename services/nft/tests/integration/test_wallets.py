@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _wallet_helpers import Wallet, assert_problem, bound, challenge, used_at, verify
+from _wallet_helpers import Wallet, bound, challenge, used_at, verify
 from nacl.signing import SigningKey
+from scifikpi_common.testing.contracts import assert_problem
 from scifikpi_common.testing.tokens import TokenSigner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine

@@ -23,6 +23,7 @@ from scifikpi_common.errors import (
     UpstreamUnavailable,
 )
 from scifikpi_common.logging import get_logger
+from scifikpi_common.network import client_ip
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentAdmin, CurrentPrincipal
 
@@ -59,7 +60,7 @@ from payments.schemas import (
     WebhookAck,
 )
 from payments.settings import PaymentsSettings
-from payments.webhooks import client_ip, ip_allowed, parse_yookassa, verify_stripe
+from payments.webhooks import ip_allowed, parse_yookassa, verify_stripe
 
 log = get_logger(__name__)
 

@@ -101,24 +101,3 @@ def ip_allowed(ip: str | None, networks: Sequence[IPv4Network | IPv6Network]) ->
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in net for net in networks)
-
-
-def client_ip(
-    peer: str | None,
-    forwarded_for: str | None,
-    trusted_proxies: Sequence[IPv4Network | IPv6Network],
-) -> str | None:
-    """The first X-Forwarded-For entry when the peer is a trusted proxy, else the peer."""
-    if peer is None:
-        return None
-    try:
-        peer_ip = ip_address(peer)
-    except ValueError:
-        return peer
-    if forwarded_for and any(peer_ip in net for net in trusted_proxies):
-        first = forwarded_for.split(",")[0].strip()
-        try:
-            return str(ip_address(first))
-        except ValueError:
-            pass  # garbage from the proxy: judge the proxy itself
-    return str(peer_ip)

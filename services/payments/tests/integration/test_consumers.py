@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from _pay_helpers import assert_problem, payment_body, wait_until
+from _pay_helpers import payment_body, wait_until
 from aiokafka import AIOKafkaProducer
 from payments.consumers import consumers
 from payments.models import make_outbox
@@ -18,6 +18,7 @@ from scifikpi_common.db import UnitOfWorkFactory, create_sessionmaker
 from scifikpi_common.events import Envelope, Event, UserActivated, UserRegistered
 from scifikpi_common.events.auth import DepositAmount
 from scifikpi_common.messaging import Delivery
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

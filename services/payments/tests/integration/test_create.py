@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _pay_helpers import assert_problem, payment_body
+from _pay_helpers import payment_body
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from _pay_helpers import assert_problem, payment_body
+from _pay_helpers import payment_body
+from scifikpi_common.testing.contracts import assert_problem
 
 
 async def test_get_own_payment(client, user) -> None:

@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from _pay_helpers import assert_problem, flows_for, payment_body, signed_request, stripe_event
+from _pay_helpers import flows_for, payment_body, signed_request, stripe_event
 from payments.app import create_app
 from payments.flows import PaymentFlows
 from payments.settings import PaymentsSettings
+from scifikpi_common.testing.contracts import assert_problem
 from scifikpi_tools.standins.pay import pay_stripe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine

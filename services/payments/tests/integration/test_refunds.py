@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _pay_helpers import assert_problem, payment_body, signed_request, stripe_event
+from _pay_helpers import payment_body, signed_request, stripe_event
 from payments.consumers import consumers
 from payments.flows import PaymentFlows
 from payments.models import make_outbox
@@ -18,6 +18,7 @@ from payments.providers.stripe import StripeProvider
 from scifikpi_common.db import UnitOfWorkFactory, create_sessionmaker
 from scifikpi_common.events import AccelerationRejected, Envelope
 from scifikpi_common.messaging import Delivery
+from scifikpi_common.testing.contracts import assert_problem
 from scifikpi_tools.standins.pay import pay_stripe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine

@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from _pay_helpers import assert_problem, payment_body
+from _pay_helpers import payment_body
 from payments.providers.stripe import StripeProvider
 from payments.settings import PaymentsSettings
+from scifikpi_common.testing.contracts import assert_problem
 from scifikpi_tools.standins.localstripe import register_webhook
 from sqlalchemy import text
 

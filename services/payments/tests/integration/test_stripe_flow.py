@@ -15,7 +15,6 @@ import pytest
 from _pay_helpers import (
     OLD_WEBHOOK_SECRET,
     WEBHOOK_SECRET,
-    assert_problem,
     payment_body,
     sign,
     signed_request,
@@ -24,6 +23,7 @@ from _pay_helpers import (
 )
 from payments.flows import PaymentFlows
 from payments.processes import run_until_stopped
+from scifikpi_common.testing.contracts import assert_problem
 from scifikpi_tools.standins.localstripe import register_webhook
 from scifikpi_tools.standins.pay import pay_stripe
 from sqlalchemy import text

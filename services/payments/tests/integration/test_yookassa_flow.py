@@ -12,8 +12,9 @@ import httpx
 import orjson
 import payments.flows.events
 import pytest
-from _pay_helpers import assert_problem, payment_body, wait_until
+from _pay_helpers import payment_body, wait_until
 from payments.flows import PaymentFlows
+from scifikpi_common.testing.contracts import assert_problem
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

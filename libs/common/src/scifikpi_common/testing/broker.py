@@ -1,5 +1,6 @@
 """A service's worker and relay against a real Kafka-protocol broker, as its tests drive them.
 
+`deliver` hands one event to a service's consumers the way the worker would, without a broker;
 `processes_running` runs the worker (when the service consumes) and the relay as tasks and stops
 them on exit; `TopicReader` reads one topic from the beginning and collects the envelopes of one
 key, failing fast when a process died instead of timing out. `ENVELOPE_FIELDS` is the envelope's
@@ -18,8 +19,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from scifikpi_common import runner
-from scifikpi_common.events import Envelope
-from scifikpi_common.messaging import EventConsumers
+from scifikpi_common.db import UnitOfWorkFactory
+from scifikpi_common.events import Envelope, Event
+from scifikpi_common.messaging import Delivery, EventConsumers
 from scifikpi_common.outbox import Outbox
 
 #: The keys of every event envelope on every topic.
@@ -118,3 +120,17 @@ class TopicReader:
 def of_type(event_type: str) -> Callable[[Sequence[dict[str, Any]]], bool]:
     """`until` for TopicReader.read: an event of this type has arrived."""
     return lambda envelopes: any(e["event_type"] == event_type for e in envelopes)
+
+
+async def deliver(
+    consumers: EventConsumers,
+    uow_factory: UnitOfWorkFactory,
+    event: Event,
+    *,
+    envelope: Envelope[dict[str, Any]] | None = None,
+) -> list[str]:
+    """`event` (or exactly `envelope`, to redeliver it) through the consumers' per-message path,
+    as the worker would hand it over, without a broker; returns each handler's outcome."""
+    envelope = envelope or Envelope.wrap(event, producer="test")
+    delivery = Delivery(topic=event.TOPIC, body=envelope.to_bytes(), key=envelope.key.encode())
+    return list(await consumers.process(delivery, uow_factory, broker=None))

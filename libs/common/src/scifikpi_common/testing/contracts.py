@@ -35,3 +35,17 @@ def check_documented(
                 assert "application/problem+json" in response["content"], (path, status)
             elif typed_success:
                 assert "$ref" in str(response["content"]["application/json"]["schema"]), path
+
+
+def assert_problem(response: Any, status: int, slug: str | None = None) -> dict[str, Any]:
+    """`response` (an httpx response) is an RFC 9457 problem with this status and, when given,
+    the stable type `urn:scifikpi:problem:<slug>`, and shows no traceback; returns its body."""
+    assert response.status_code == status, response.text
+    content_type = response.headers["content-type"]
+    assert content_type.startswith("application/problem+json"), content_type
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"], body
+    if slug is not None:
+        assert body["type"] == f"urn:scifikpi:problem:{slug}", body
+    assert "Traceback" not in response.text
+    return body
