@@ -103,7 +103,8 @@ def test_standins_are_wired_to_payments_and_the_gateway(
     the same secrets on both sides, API bases at the relayed ports, webhooks to public routes."""
     from gateway.routes import API_PREFIX, PUBLIC, ROUTES
     from payments.settings import PaymentsSettings
-    from payments.webhooks import client_ip, ip_allowed
+    from payments.webhooks import ip_allowed
+    from scifikpi_common.network import client_ip
 
     services = compose["services"]
     payments = settings_from_env(monkeypatch, env_of(services["payments-api"]), PaymentsSettings)

@@ -109,7 +109,8 @@ def _check_payments_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from payments.settings import YOOKASSA_PUBLISHED_NETWORKS, PaymentsSettings
-    from payments.webhooks import client_ip, ip_allowed
+    from payments.webhooks import ip_allowed
+    from scifikpi_common.network import client_ip
 
     api_env = container_env(templates["Deployment/scifikpi-payments-api"], configmaps, secrets)
     # Production mode: no placeholder secret passes.
