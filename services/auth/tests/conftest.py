@@ -12,9 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from auth.app import create_app
-from auth.models import SCHEMA, make_outbox
-from auth.settings import AuthSettings
 from scifikpi_common.testing.service import ServiceUnderTest
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -25,10 +22,7 @@ from _auth_helpers import individual  # noqa: E402
 
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
-    # auth verifies its own tokens from its own keys: the app needs no test token signer.
-    return ServiceUnderTest(
-        SERVICE_DIR, SCHEMA, make_outbox, lambda s, _keys: create_app(s), AuthSettings
-    )
+    return ServiceUnderTest.of(SERVICE_DIR)
 
 
 Register = Callable[..., Awaitable[dict[str, Any]]]

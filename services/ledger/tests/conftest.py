@@ -8,9 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ledger.app import create_app
-from ledger.models import SCHEMA, make_outbox
-from ledger.settings import LedgerSettings
 from scifikpi_common.testing.service import ServiceUnderTest
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -19,13 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
-    return ServiceUnderTest(
-        SERVICE_DIR,
-        SCHEMA,
-        make_outbox,
-        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
-        LedgerSettings,
-    )
+    return ServiceUnderTest.of(SERVICE_DIR)
 
 
 Headers = Callable[..., dict[str, str]]

@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mining.app import create_app
-from mining.models import SCHEMA, make_outbox
-from mining.settings import MiningSettings
 from scifikpi_common.testing.service import ServiceUnderTest
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -22,13 +19,7 @@ from _mining_helpers import DURATION_S  # noqa: E402
 
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
-    return ServiceUnderTest(
-        SERVICE_DIR,
-        SCHEMA,
-        make_outbox,
-        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
-        MiningSettings,
-    )
+    return ServiceUnderTest.of(SERVICE_DIR)
 
 
 @pytest.fixture

@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nft.app import create_app
-from nft.models import SCHEMA, make_outbox
-from nft.settings import NftSettings
 from scifikpi_common.testing.service import ServiceUnderTest
 from scifikpi_common.testing.tokens import TokenSigner
 
@@ -23,13 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
-    return ServiceUnderTest(
-        SERVICE_DIR,
-        SCHEMA,
-        make_outbox,
-        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
-        NftSettings,
-    )
+    return ServiceUnderTest.of(SERVICE_DIR)
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from payments.app import create_app
 from payments.flows import PaymentFlows
-from payments.models import SCHEMA, make_outbox, outbox
+from payments.models import outbox
 from payments.settings import PaymentsSettings
 from scifikpi_common.testing.service import ServiceUnderTest
 from sqlalchemy import select
@@ -35,13 +34,7 @@ YK_SECRET = "test_payments_tests_secret"
 
 @pytest.fixture(scope="session")
 def service_under_test() -> ServiceUnderTest:
-    return ServiceUnderTest(
-        SERVICE_DIR,
-        SCHEMA,
-        make_outbox,
-        lambda s, keys: create_app(s, jwks_fetcher=keys.fetch),
-        PaymentsSettings,
-    )
+    return ServiceUnderTest.of(SERVICE_DIR)
 
 
 @pytest.fixture(scope="session")

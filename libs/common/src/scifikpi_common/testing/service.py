@@ -9,6 +9,8 @@ A service's `tests/conftest.py` defines one session fixture, `service_under_test
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,28 @@ class ServiceUnderTest:
     make_outbox: Callable[[], Outbox]
     create_app: Callable[[Any, Any], Any] | None = None
     settings_class: Callable[..., Any] | None = None
+
+    @classmethod
+    def of(cls, directory: Path) -> ServiceUnderTest:
+        """The service in `directory` (services/<name>) read from its shape: `<name>.models`
+        (SCHEMA, make_outbox), `<name>.app.create_app` (given the test signer's JWKS when it
+        takes `jwks_fetcher`), `<name>.settings.<Name>Settings`."""
+        name = directory.name
+        models = importlib.import_module(f"{name}.models")
+        create_app = importlib.import_module(f"{name}.app").create_app
+        settings = importlib.import_module(f"{name}.settings")
+        settings_class = getattr(settings, f"{name.capitalize()}Settings")
+        if "jwks_fetcher" in inspect.signature(create_app).parameters:
+
+            def build(s: Any, keys: Any) -> Any:
+                return create_app(s, jwks_fetcher=keys.fetch)
+
+        else:
+
+            def build(s: Any, keys: Any) -> Any:
+                return create_app(s)
+
+        return cls(directory, models.SCHEMA, models.make_outbox, build, settings_class)
 
 
 class MigrationChecks:
