@@ -45,7 +45,7 @@ test-e2e: sync ## Only the black-box tests through the gateway (E2E_GATEWAY_URL 
 	$(UV) run pytest tests/e2e $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench, mining chain, NFT minting and saga (prints figures)
+bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench, mining chain, NFT minting and saga, analytics ingest/queries/freshness (prints figures)
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk not found: installing it (Debian package)"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }; \
@@ -57,6 +57,9 @@ bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench,
 	$(UV) run python -m scifikpi_tools.bench.cabinet
 	$(UV) run python services/nft/benchmarks/minting.py
 	$(UV) run python -m scifikpi_tools.bench.nft
+# analytics: every script in services/analytics/benchmarks/ (ingest, queries, freshness; `_*.py` helpers)
+	@for script in services/analytics/benchmarks/[!_]*.py; do \
+		echo "$(UV) run python $$script"; $(UV) run python $$script || exit 1; done
 
 .PHONY: lint
 lint: sync ## ruff (lint and format check), the import-linter contracts, mypy (the strict set in pyproject.toml)

@@ -15,12 +15,15 @@ PAYMENTS_PROCESSES = {"payments-api", "payments-worker", "payments-relay", "paym
 MINING_PROCESSES = {"mining-api", "mining-worker", "mining-relay", "mining-scheduler"}
 LEDGER_PROCESSES = {"ledger-api", "ledger-worker", "ledger-relay", "ledger-scheduler"}
 NFT_PROCESSES = {"nft-api", "nft-worker", "nft-relay", "nft-scheduler"}
+#: analytics publishes nothing: no relay
+ANALYTICS_PROCESSES = {"analytics-api", "analytics-worker"}
 APP_SERVICES = (
     {"auth-api", "auth-worker", "auth-relay", "gateway"}
     | PAYMENTS_PROCESSES
     | MINING_PROCESSES
     | LEDGER_PROCESSES
     | NFT_PROCESSES
+    | ANALYTICS_PROCESSES
 )
 STANDINS = {"localstripe", "yookassa"}
 HEALTHY_CONDITIONS = {"service_healthy", "service_completed_successfully"}

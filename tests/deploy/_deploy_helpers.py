@@ -37,6 +37,7 @@ METRICS_PORTS = {
     "nft-worker": 9105,
     "nft-relay": 9115,
     "nft-scheduler": 9125,
+    "analytics-worker": 9106,
 }
 #: Unprefixed settings ledger and mining must read identically (scifikpi_common.events.mining):
 #: one x- anchor in compose, one global.sharedEnv group in the chart.
@@ -46,7 +47,7 @@ MINING_POWER_VARS = (
     "MINING_R_MAX_MICRO_PER_HOUR",
 )
 #: Environment prefixes of the services' settings (cleared before a settings class is built).
-SETTINGS_PREFIXES = ("AUTH_", "GATEWAY_", "PAYMENTS_", "MINING_", "LEDGER_", "NFT_")
+SETTINGS_PREFIXES = ("AUTH_", "GATEWAY_", "PAYMENTS_", "MINING_", "LEDGER_", "NFT_", "ANALYTICS_")
 #: The compose-only tools image (payment-provider stand-ins) and the relay that exposes them.
 TOOLS_DIR = REPO / "deploy" / "compose" / "tools"
 
@@ -60,6 +61,7 @@ METRIC_MODULES = (
 
 def settings_class(service: str) -> type:
     """The pydantic-settings class of a service."""
+    from analytics.settings import AnalyticsSettings
     from auth.settings import AuthSettings
     from gateway.settings import GatewaySettings
     from ledger.settings import LedgerSettings
@@ -74,6 +76,7 @@ def settings_class(service: str) -> type:
         "mining": MiningSettings,
         "ledger": LedgerSettings,
         "nft": NftSettings,
+        "analytics": AnalyticsSettings,
     }[service]
 
 

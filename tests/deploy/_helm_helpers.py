@@ -73,6 +73,8 @@ PAYMENTS_DEPLOYMENTS = {f"scifikpi-payments-{c}" for c in ("api", "worker", "rel
 MINING_DEPLOYMENTS = {f"scifikpi-mining-{c}" for c in ("api", "worker", "relay", "scheduler")}
 LEDGER_DEPLOYMENTS = {f"scifikpi-ledger-{c}" for c in ("api", "worker", "relay", "scheduler")}
 NFT_DEPLOYMENTS = {f"scifikpi-nft-{c}" for c in ("api", "worker", "relay", "scheduler")}
+#: analytics publishes nothing and has no time-driven work: no relay, no scheduler.
+ANALYTICS_DEPLOYMENTS = {f"scifikpi-analytics-{c}" for c in ("api", "worker")}
 #: Services whose pods read an application Secret (envFrom); mining and ledger need none.
 SERVICES_WITH_SECRETS = ("auth", "payments", "nft")
 #: nft's custody key, in production a Secret made outside the chart (64 hex chars).

@@ -71,6 +71,10 @@ def nft_alerts() -> dict[str, dict[str, Any]]:
     return {r["alert"]: r for r in group_rules(ALERT_RULES, "scifikpi-nft")}
 
 
+def analytics_alerts() -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for r in group_rules(ALERT_RULES, "scifikpi-analytics") if "alert" in r}
+
+
 def promtool_cases() -> tuple[set[str], set[str]]:
     """Alert names with a promtool case where they fire, and with one where they stay quiet."""
     tests = load_yaml(ALERT_TESTS)["tests"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from _compose_helpers import (
+    ANALYTICS_PROCESSES,
     APP_SERVICES,
     HEALTHY_CONDITIONS,
     LEDGER_PROCESSES,
@@ -101,15 +102,19 @@ def test_migrations_run_once_before_the_service_processes(
     assert (REPO / f"services/{svc}/alembic.ini").is_file()
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "healthcheck" not in migrate
+    from scifikpi_tools.services import SERVICES as TABLE
+
+    kinds = next(s for s in TABLE if s.name == svc).processes
     processes = {n for n in services if n.startswith(f"{svc}-") and n != f"{svc}-migrate"}
-    assert {f"{svc}-api", f"{svc}-worker", f"{svc}-relay"} <= processes
+    assert {f"{svc}-{kind}" for kind in kinds} <= processes
     for name in processes:
         assert (
             services[name]["depends_on"][f"{svc}-migrate"]["condition"]
             == "service_completed_successfully"
         ), name
-    # Consumers and relays need their topics; the scheduler talks to Postgres only.
-    for name in (f"{svc}-worker", f"{svc}-relay"):
+    # Consumers and relays need their topics; the scheduler talks to Postgres only (a service
+    # that publishes nothing, analytics, has no relay).
+    for name in (f"{svc}-{kind}" for kind in kinds if kind in ("worker", "relay")):
         assert (
             services[name]["depends_on"]["kafka-init"]["condition"]
             == "service_completed_successfully"
@@ -128,6 +133,7 @@ def test_commands_are_the_services_console_scripts(compose: dict[str, Any]) -> N
         ("mining", tuple(sorted(MINING_PROCESSES))),
         ("ledger", tuple(sorted(LEDGER_PROCESSES))),
         ("nft", tuple(sorted(NFT_PROCESSES))),
+        ("analytics", tuple(sorted(ANALYTICS_PROCESSES))),
     ):
         for name in names:
             assert services[name]["build"]["args"] == build_args(svc), name
@@ -141,6 +147,7 @@ def test_commands_are_the_services_console_scripts(compose: dict[str, Any]) -> N
         ("mining", MINING_PROCESSES),
         ("ledger", LEDGER_PROCESSES),
         ("nft", NFT_PROCESSES),
+        ("analytics", ANALYTICS_PROCESSES),
     ):
         assert {s for s in console_scripts(svc) if not s.endswith("-admin")} == processes, svc
     assert services["gateway"]["build"]["args"] == build_args("gateway")

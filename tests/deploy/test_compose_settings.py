@@ -1,4 +1,4 @@
-"""docker-compose.yml's environments for auth, the gateway, mining and ledger, parsed by the
+"""docker-compose.yml's environments for auth, the gateway, mining, ledger and analytics, parsed by the
 services' own settings classes after compose's `${VAR:-default}` interpolation (host overrides
 included): what each process reads is what compose meant.
 """
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from _compose_helpers import (
+    ANALYTICS_PROCESSES,
     APP_SERVICES,
     LEDGER_PROCESSES,
     MINING_PROCESSES,
@@ -66,6 +67,9 @@ def test_gateway_environment_parses_into_its_settings(
     assert settings.upstream_url("mining", "http://127.0.0.1:8003") == "http://mining-api:8003"
     assert settings.upstream_url("ledger", "http://127.0.0.1:8004") == "http://ledger-api:8004"
     assert settings.upstream_url("nft", "http://127.0.0.1:8005") == "http://nft-api:8005"
+    assert (
+        settings.upstream_url("analytics", "http://127.0.0.1:8006") == "http://analytics-api:8006"
+    )
     assert settings.jwks_url == "http://auth-api:8001/.well-known/jwks.json"
     assert settings.redis_url == "redis://redis:6379/0"
     assert "127.0.0.1:8000/readyz" in " ".join(gateway["healthcheck"]["test"])
@@ -77,6 +81,24 @@ def test_gateway_environment_parses_into_its_settings(
     for name in settings.upstream_urls:
         port = env_of(compose["services"][f"{name}-api"])[f"{name.upper()}_HTTP_PORT"]
         assert settings.upstream_urls[name] == f"http://{name}-api:{port}"
+
+
+def test_analytics_environment_parses_into_its_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """analytics: its own role and schema, an API and a worker (it publishes nothing: no relay)."""
+    cls = settings_class("analytics")
+    services = compose["services"]
+    assert {n for n in services if n.startswith("analytics-")} == ANALYTICS_PROCESSES | {
+        "analytics-migrate"
+    }
+    api = settings_from_env(monkeypatch, env_of(services["analytics-api"]), cls)
+    assert (api.http_host, api.http_port) == ("0.0.0.0", 8006)  # noqa: S104
+    assert api.database_url.startswith("postgresql+asyncpg://analytics:analytics@postgres:5432/")
+    worker = settings_from_env(monkeypatch, env_of(services["analytics-worker"]), cls)
+    assert worker.metrics_port == METRICS_PORTS["analytics-worker"] == 9106
+    assert "127.0.0.1:9106/metrics" in " ".join(services["analytics-worker"]["healthcheck"]["test"])
+    assert "127.0.0.1:8006/readyz" in " ".join(services["analytics-api"]["healthcheck"]["test"])
 
 
 # --- mining and ledger -------------------------------------------------------------------------

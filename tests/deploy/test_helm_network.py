@@ -58,7 +58,7 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         p.get("podSelector", {}).get("matchLabels") for p in auth if "namespaceSelector" not in p
     ]
     assert len(auth) == 2
-    for service in ("auth", "payments", "mining", "ledger", "nft"):
+    for service in ("auth", "payments", "mining", "ledger", "nft", "analytics"):
         workers = ingress_peers(policies[f"scifikpi-{service}-workers"])
         assert len(workers) == 1 and workers[0]["namespaceSelector"]["matchLabels"] == {
             "kubernetes.io/metadata.name": "monitoring"
@@ -66,9 +66,9 @@ def test_gateway_is_reachable_from_the_ingress_controller_only(production_docs: 
         assert policies[f"scifikpi-{service}-workers"]["spec"]["ingress"][0]["ports"] == [
             {"port": "metrics", "protocol": "TCP"}
         ]
-    # payments (webhooks included), mining and ledger are reached through the gateway only, and
-    # by Prometheus.
-    for service in ("payments", "mining", "ledger", "nft"):
+    # payments (webhooks included), mining, ledger, nft and analytics (admin figures) are reached
+    # through the gateway only, and by Prometheus.
+    for service in ("payments", "mining", "ledger", "nft", "analytics"):
         peers = ingress_peers(policies[f"scifikpi-{service}-api"])
         assert len(peers) == 2, service
         assert [
@@ -89,7 +89,7 @@ def test_egress_is_limited_to_the_dependencies(production_docs: list) -> None:
 
     auth = policies["scifikpi-auth-egress"]
     assert ports(auth) == {53, 5432, 9092, 6379, 4317, 4318}
-    for service in ("payments", "mining", "ledger", "nft"):
+    for service in ("payments", "mining", "ledger", "nft", "analytics"):
         assert ports(policies[f"scifikpi-{service}-egress"]) == ports(auth), service
     postgres = next(
         r for r in auth["spec"]["egress"] if {"port": 5432, "protocol": "TCP"} in r.get("ports", [])

@@ -80,6 +80,7 @@ def test_pod_monitors_cover_api_and_worker_ports(production_docs: list) -> None:
         "scifikpi-mining",
         "scifikpi-ledger",
         "scifikpi-nft",
+        "scifikpi-analytics",
         "scifikpi-pg",
     }
     templates = pod_templates(production_docs)

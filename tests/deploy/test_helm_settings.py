@@ -50,6 +50,7 @@ def test_rendered_environment_parses_into_the_services_settings(
         "scifikpi-ledger-db": {"username": "ledger", "password": "Pw4rd"},
         "scifikpi-nft-db": {"username": "nft", "password": "Pw5rd"},
         "scifikpi-nft-secrets": PRODUCTION_NFT_SECRETS,
+        "scifikpi-analytics-db": {"username": "analytics", "password": "Pw6rd"},
     }
     configmaps = by_kind(production_docs, "ConfigMap")
     templates = pod_templates(production_docs)
@@ -83,6 +84,7 @@ def test_rendered_environment_parses_into_the_services_settings(
     }
     assert power["mining"] == power["ledger"], "ledger and mining must agree on mining power"
     _check_nft_environment(templates, configmaps, secrets, services, monkeypatch)
+    _check_analytics_environment(templates, configmaps, secrets, services, monkeypatch)
 
     gw_env = container_env(templates["Deployment/scifikpi-gateway-api"], configmaps, secrets)
     gateway = settings_from_env(monkeypatch, gw_env, GatewaySettings)
@@ -92,6 +94,7 @@ def test_rendered_environment_parses_into_the_services_settings(
         "mining": "http://scifikpi-mining-api:8003",
         "ledger": "http://scifikpi-ledger-api:8004",
         "nft": "http://scifikpi-nft-api:8005",
+        "analytics": "http://scifikpi-analytics-api:8006",
     }
     from gateway.routes import UPSTREAMS
 
@@ -99,6 +102,30 @@ def test_rendered_environment_parses_into_the_services_settings(
     assert gateway.jwks_url == "http://scifikpi-auth-api:8001/.well-known/jwks.json"
     assert gateway.cors_allow_origins == ["https://app.scifikpi.com"]
     assert "KAFKA_BOOTSTRAP_SERVERS" not in gw_env, "the gateway does not talk to Kafka"
+
+
+def _check_analytics_environment(
+    templates: dict[str, Any],
+    configmaps: dict[str, Any],
+    secrets: dict[str, dict[str, str]],
+    services: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """analytics: its own role, an API and a worker (no relay, no scheduler), no Secret."""
+    from analytics.settings import AnalyticsSettings
+
+    assert not {n for n in templates if "analytics-relay" in n or "analytics-scheduler" in n}
+    api_env = container_env(templates["Deployment/scifikpi-analytics-api"], configmaps, secrets)
+    api = settings_from_env(monkeypatch, api_env, AnalyticsSettings)
+    assert str(api.environment) == "production"
+    assert api.database_url == ("postgresql+asyncpg://analytics:Pw6rd@scifikpi-pg-rw:5432/scifikpi")
+    assert (api.http_host, api.http_port) == ("0.0.0.0", 8006)  # noqa: S104
+    assert services["scifikpi-analytics-api"]["spec"]["ports"][0]["port"] == api.http_port
+    assert api.max_buckets == AnalyticsSettings.model_fields["max_buckets"].default
+    env = container_env(templates["Deployment/scifikpi-analytics-worker"], configmaps, secrets)
+    worker = settings_from_env(monkeypatch, env, AnalyticsSettings)
+    assert worker.metrics_port == 9106 and worker.database_url == api.database_url
+    assert worker.kafka_bootstrap_servers == "scifikpi-kafka-bootstrap.kafka.svc:9093"
 
 
 def _check_payments_environment(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from _deploy_helpers import DB_SERVICES, METRICS_PORTS, console_scripts
 from _helm_helpers import (
+    ANALYTICS_DEPLOYMENTS,
     LEDGER_DEPLOYMENTS,
     MINING_DEPLOYMENTS,
     NFT_DEPLOYMENTS,
@@ -40,6 +41,7 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         | MINING_DEPLOYMENTS
         | LEDGER_DEPLOYMENTS
         | NFT_DEPLOYMENTS
+        | ANALYTICS_DEPLOYMENTS
     )
     assert set(services) == {
         "scifikpi-auth-api",
@@ -48,6 +50,7 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         "scifikpi-mining-api",
         "scifikpi-ledger-api",
         "scifikpi-nft-api",
+        "scifikpi-analytics-api",
     }
     assert {
         "scifikpi-auth-api",
@@ -61,6 +64,8 @@ def test_each_service_gets_its_deployments_service_hpa_and_pdb(default_docs: lis
         "scifikpi-ledger-worker",
         "scifikpi-nft-api",
         "scifikpi-nft-worker",
+        "scifikpi-analytics-api",
+        "scifikpi-analytics-worker",
     } <= set(hpas)
     assert set(pdbs) == set(deployments)
     for name, hpa in hpas.items():
@@ -138,6 +143,17 @@ def test_processes_run_their_console_scripts(default_docs: list) -> None:
         assert {f"{service}-{c}" for c in components - {"migrate"}} == {
             s for s in console_scripts(service) if not s.endswith("-admin")
         }, service
+    # analytics: api and worker only (it publishes nothing); analytics-admin is run by hand.
+    components = {
+        t["metadata"]["labels"]["app.kubernetes.io/component"]
+        for t in pod_templates(default_docs).values()
+        if t["metadata"]["labels"]["app.kubernetes.io/name"] == "analytics"
+    }
+    assert components == {"api", "worker", "migrate"}
+    assert {f"analytics-{c}" for c in components - {"migrate"}} == {
+        s for s in console_scripts("analytics") if not s.endswith("-admin")
+    }
+    assert "analytics-admin" in console_scripts("analytics")
     # nft: api, worker, relay and the scheduler (chain engine); nft-admin is run by hand in the
     # scheduler's pod.
     components = {
@@ -155,8 +171,8 @@ def test_processes_run_their_console_scripts(default_docs: list) -> None:
 def test_pods_are_hardened(production_docs: list) -> None:
     templates = pod_templates(production_docs)
     # auth api/worker/relay/migrate + payments, mining and ledger api/worker/relay/scheduler/migrate
-    # + nft api/worker/relay/scheduler/migrate + gateway api
-    assert len(templates) == 25
+    # + nft api/worker/relay/scheduler/migrate + analytics api/worker/migrate + gateway api
+    assert len(templates) == 28
     for name, template in templates.items():
         spec = template["spec"]
         assert spec["automountServiceAccountToken"] is False, name

@@ -35,6 +35,7 @@ def test_compose_scrape_targets_are_the_compose_processes(compose: dict[str, Any
         "mining-api",
         "ledger-api",
         "nft-api",
+        "analytics-api",
     } | set(METRICS_PORTS)
     for target, process in targets.items():
         host, port = target.split(":")

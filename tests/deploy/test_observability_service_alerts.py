@@ -1,4 +1,4 @@
-"""deploy/observability: the alerts of payments, mining, ledger and nft.
+"""deploy/observability: the alerts of payments, mining, ledger, nft and analytics.
 
 Each service's alerts cover its failure modes on metrics it really exports, match only label values
 its code writes (a typo would never fire), route to the service and link its runbook, and have a
@@ -13,6 +13,7 @@ import re
 from _deploy_helpers import DB_SERVICES, METRICS_PORTS, promql_metric_names
 from _observability_helpers import (
     LOKI_RULES,
+    analytics_alerts,
     group_rules,
     mining_ledger_alerts,
     nft_alerts,
@@ -202,3 +203,35 @@ def test_nft_log_alerts_match_lines_the_service_writes() -> None:
     # The other events the runbook starts from are logged as the alerts describe them.
     for event, level in (("custody_not_ready", "error"), ("chain_unavailable", "warning")):
         assert re.search(rf'log\.{level}\(\s*"{event}"', source), event
+
+
+def test_analytics_alerts_cover_lag_skipped_events_and_a_missing_worker() -> None:
+    """Lag (stale figures), events a strict projection skipped and no worker at all, on the
+    common series with service="analytics", routed to analytics and linked to its runbook; each
+    with a promtool case where it fires and one where it stays quiet."""
+    alerts = analytics_alerts()
+
+    def on(metric: str, needle: str) -> list[str]:
+        return [n for n, r in alerts.items() if metric in promql_metric_names(r["expr"])
+                and needle in r["expr"]]  # fmt: skip
+
+    assert on("consumer_lag_messages", 'service="analytics"'), "lag"
+    assert on("events_skipped_total", 'service="analytics"'), "skipped events"
+    assert [n for n, r in alerts.items() if 'up{process="analytics-worker"}' in r["expr"]]
+    for name, rule in alerts.items():
+        assert rule["labels"]["service"] == "analytics", name
+        assert rule["annotations"]["runbook"].startswith("docs/runbooks/analytics.md#"), name
+        for process in re.findall(r'process="([^"]+)"', rule["expr"]):
+            assert process in METRICS_PORTS, (name, process)
+    # The `reason` values a strict consumer writes (scifikpi_common.messaging.handling).
+    from pathlib import Path
+
+    import scifikpi_common.messaging.handling as handling
+
+    source = Path(handling.__file__).read_text()
+    assert '"unknown-type"' in source and '"newer-schema-version"' in source
+    fired, quiet = promtool_cases()
+    assert not set(alerts) - fired, f"no promtool case where these fire: {set(alerts) - fired}"
+    assert not set(alerts) - quiet, (
+        f"no promtool case where these stay quiet: {set(alerts) - quiet}"
+    )

@@ -38,6 +38,8 @@ def test_the_table_holds_every_service_and_the_gateway_last() -> None:
         "nft-worker",
         "nft-relay",
         "nft-scheduler",
+        "analytics-api",
+        "analytics-worker",
         "gateway-api",
     ]
     ports = {p.name: p.metrics_port for s in SERVICES for p in s.process_list()}
@@ -61,6 +63,8 @@ def test_the_table_holds_every_service_and_the_gateway_last() -> None:
         "nft-worker": 9105,
         "nft-relay": 9115,
         "nft-scheduler": 9125,
+        "analytics-api": None,
+        "analytics-worker": 9106,
         "gateway-api": None,
     }
     gateway = next(s for s in SERVICES if s.is_gateway)
@@ -73,6 +77,46 @@ def test_a_new_service_is_one_line() -> None:
     assert [p.name for p in procs] == ["payments-api", "payments-worker", "payments-relay"]
     assert [p.metrics_port for p in procs] == [None, 9102, 9112]
     assert payments.env_prefix == "PAYMENTS_" and payments.has_db
+
+
+async def test_a_service_without_a_relay_is_migrated_then_runs_its_api_and_worker(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """analytics publishes nothing: `make run` migrates it like the others, then starts its api
+    and worker (console scripts of its pyproject), and no relay or scheduler."""
+    from scifikpi_tools.stack import children
+    from scifikpi_tools.stack.workspace import console_script, find_root
+
+    stack = make_stack(tmp_path, monkeypatch, port_base=None)
+    analytics = stack.service("analytics")
+    assert analytics.has_db and analytics.env_prefix == "ANALYTICS_"
+    names = [p.name for p in stack.processes if p.service == "analytics"]
+    assert names == ["analytics-api", "analytics-worker"]
+    assert not any(p.kind in ("relay", "scheduler") for p in analytics.process_list())
+    for name in names:
+        assert console_script(name)  # installed: the stack can start it
+
+    migrated: list[tuple[str, list[str]]] = []
+
+    async def run_once(name, argv, **kwargs) -> int:
+        migrated.append((name, list(argv)))
+        return 0
+
+    monkeypatch.setattr(children, "run_once", run_once)
+    root = find_root()
+    await children.migrate(stack.services, stack.env_for, root=root, output=stack.output)
+    order = [name for name, _ in migrated]
+    assert order == [f"{s.name}-migrate" for s in SERVICES if s.has_db]
+    argv = dict(migrated)["analytics-migrate"]
+    assert argv[-4:] == ["-c", str(root / "services/analytics/alembic.ini"), "upgrade", "head"]
+
+    started: list[str] = []
+    monkeypatch.setattr(children, "console_script", lambda script: [script])
+    supervisor = type("Recorder", (), {"start": lambda self, spec: started.append(spec.name)})()
+    children.start_services(supervisor, stack.processes, stack.env_for, root=root)
+    assert started.index("analytics-worker") < started.index("gateway-api")
+    assert {"analytics-api", "analytics-worker"} <= set(started)
+    assert "analytics-relay" not in started
 
 
 def make_stack(tmp_path, monkeypatch: pytest.MonkeyPatch, **kwargs) -> LocalStack:
@@ -108,6 +152,8 @@ def test_ports_shift_together(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None
         "nft-worker": base + 1105,
         "nft-relay": base + 1115,
         "nft-scheduler": base + 1125,
+        "analytics-api": base + 6,
+        "analytics-worker": base + 1106,
         "gateway-api": base,
         "localstripe": base + 420,
         "yookassa": base + 421,
@@ -158,8 +204,12 @@ def test_each_process_gets_its_environment(tmp_path, monkeypatch: pytest.MonkeyP
     assert gateway["GATEWAY_UPSTREAM_URLS__LEDGER"] == stack.url("ledger")
     assert gateway["GATEWAY_UPSTREAM_URLS__MINING"] == stack.url("mining")
     assert gateway["GATEWAY_UPSTREAM_URLS__NFT"] == stack.url("nft")
+    assert gateway["GATEWAY_UPSTREAM_URLS__ANALYTICS"] == stack.url("analytics")
     nft = stack.env_for(procs["nft-api"])
     assert nft["NFT_PUBLIC_BASE_URL"] == f"{stack.gateway_url}/api/v1"
+    analytics = stack.env_for(procs["analytics-worker"])
+    assert analytics["ANALYTICS_METRICS_PORT"] == str(stack.ports["analytics-worker"])
+    assert analytics["ANALYTICS_HTTP_PORT"] == str(stack.ports["analytics-api"])
     ledger_sweeper = stack.env_for(procs["ledger-scheduler"])
     assert ledger_sweeper["LEDGER_METRICS_PORT"] == str(stack.ports["ledger-scheduler"])
 
@@ -211,8 +261,9 @@ def test_standins_start_with_the_webhooks_of_the_gateway(tmp_path, monkeypatch) 
 def test_port_offsets_cover_every_fixed_port() -> None:
     offsets = port_offsets()
     assert {
-        *(0, 1, 2, 3, 4, 5, 420, 421, 1092),
+        *(0, 1, 2, 3, 4, 5, 6, 420, 421, 1092),
         *(1101, 1111, 1102, 1112, 1122, 1103, 1113, 1123, 1104, 1114, 1124, 1105, 1115, 1125),
+        1106,  # analytics: a worker, no relay, no scheduler
     } == set(offsets)
 
 

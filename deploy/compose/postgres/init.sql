@@ -48,6 +48,13 @@ DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO nft', curren
 -- the schema is made here, owned by the nft role, so that always succeeds. Unused on testnet/mainnet.
 CREATE SCHEMA ton_local AUTHORIZATION nft;
 
+-- analytics -------------------------------------------------------------------------------------
+-- Reads only the topics (never another schema): its role owns its own projection and nothing else.
+CREATE ROLE analytics LOGIN PASSWORD 'analytics';
+CREATE SCHEMA analytics AUTHORIZATION analytics;
+ALTER ROLE analytics SET search_path = analytics;
+DO $$ BEGIN EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO analytics', current_database()); END $$;
+
 -- Next service: copy the four lines of a service above (role, schema, search_path, grant) with its
 -- name.
 --

@@ -52,6 +52,10 @@ def test_cabinet_routes_reach_their_owners() -> None:
         ("POST", "/nft/wallets/verify"): "nft",
         ("POST", "/nft/0190f0c4-aaaa-7bbb-8ccc-000000000001/transfer"): "nft",
         ("GET", "/nft/transfers/0190f0c4-aaaa-7bbb-8ccc-000000000001"): "nft",
+        ("GET", "/admin/analytics/summary"): "analytics",
+        ("GET", "/admin/analytics/timeseries"): "analytics",
+        ("GET", "/admin/analytics/funnel"): "analytics",
+        ("GET", "/admin/analytics/nft/items"): "analytics",
     }
     for (method, path), service in owner.items():
         assert table.match(method, "/api/v1" + path).route.service == service, path
@@ -63,6 +67,10 @@ def test_cabinet_routes_reach_their_owners() -> None:
     assert table.match("POST", "/api/v1/admin/nft/catalog").route.access == "admin"
     assert table.match("POST", "/api/v1/nft/purchases").route.access == "user"
     assert table.match("GET", "/api/v1/nft/a/transfer").route is None
+    for path in ("summary", "timeseries", "funnel", "nft/items"):
+        assert table.match("GET", f"/api/v1/admin/analytics/{path}").route.access == "admin"
+        assert table.match("POST", f"/api/v1/admin/analytics/{path}").allowed == {"GET"}
+    assert table.match("GET", "/api/v1/admin/analytics/rebuild").route is None
 
 
 def test_routes_must_name_known_upstreams() -> None:

@@ -1,9 +1,10 @@
 """The services of the local stack, in one declarative table.
 
-Adding a service (payments, mining, ledger, nft...) is one `Service(...)` line in `SERVICES`:
-its name (also its package, env prefix and `services/<name>/` directory), its HTTP port, the
-processes it runs (each a console script `<name>-<process>` from its pyproject) and whether it
-owns a database schema (then `alembic -c services/<name>/alembic.ini upgrade head` runs first).
+Adding a service (payments, mining, ledger, nft, analytics...) is one `Service(...)` line in
+`SERVICES`: its name (also its package, env prefix and `services/<name>/` directory), its HTTP
+port, the processes it runs (each a console script `<name>-<process>` from its pyproject; a
+service that publishes nothing, like analytics, runs no relay) and whether it owns a database
+schema (then `alembic -c services/<name>/alembic.ini upgrade head` runs first).
 
 Worker processes serve Prometheus metrics on their own port: `9100 + n` for the worker and
 `9110 + n` for the relay, where `n = http_port - 8000` (auth: 8001 -> 9101, 9111).
@@ -80,6 +81,8 @@ SERVICES: tuple[Service, ...] = (
     Service("mining", 8003, processes=("api", "worker", "relay", "scheduler")),
     Service("ledger", 8004, processes=("api", "worker", "relay", "scheduler")),
     Service("nft", 8005, processes=("api", "worker", "relay", "scheduler")),
+    # consumes every topic, publishes nothing: no relay (its outbox stays empty), no scheduler
+    Service("analytics", 8006, processes=("api", "worker")),
     Service("gateway", GATEWAY_PORT, processes=("api",), has_db=False, is_gateway=True),
 )
 

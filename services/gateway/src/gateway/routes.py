@@ -74,6 +74,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
     Upstream("mining", "http://127.0.0.1:8003"),
     Upstream("ledger", "http://127.0.0.1:8004"),
     Upstream("nft", "http://127.0.0.1:8005"),
+    Upstream("analytics", "http://127.0.0.1:8006"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -113,6 +114,11 @@ ROUTES: tuple[Route, ...] = (
     Route("nft", "POST GET", "/admin/nft/catalog", ADMIN),
     Route("nft", "PATCH", "/admin/nft/catalog/{item_id}", ADMIN),
     Route("nft", "POST", "/admin/nft/catalog/{item_id}/retire", ADMIN),
+    # Business figures, projected from every topic (JSON, or CSV on `Accept: text/csv`).
+    Route("analytics", "GET", "/admin/analytics/summary", ADMIN),
+    Route("analytics", "GET", "/admin/analytics/timeseries", ADMIN),
+    Route("analytics", "GET", "/admin/analytics/funnel", ADMIN),
+    Route("analytics", "GET", "/admin/analytics/nft/items", ADMIN),
 )
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nft.catalog.domain import (
     CollectionInfo,
     InvalidPrice,
     SupplyBelowSold,
+    change_time,
     check_supply,
     collection_metadata,
     parse_points,
@@ -70,3 +71,11 @@ def test_keyset_page_has_a_cursor_only_when_more_rows_follow() -> None:
 
 def test_collection_metadata_omits_unset_fields() -> None:
     assert collection_metadata(CollectionInfo("A", "B")) == {"name": "A", "description": "B"}
+
+
+def test_change_time_is_now_but_always_after_the_previous_change() -> None:
+    earlier = datetime(2026, 1, 1, tzinfo=UTC)
+    later = earlier + timedelta(seconds=5)
+    assert change_time(earlier, later) == later
+    assert change_time(later, earlier) == later + timedelta(microseconds=1)
+    assert change_time(later, later) == later + timedelta(microseconds=1)

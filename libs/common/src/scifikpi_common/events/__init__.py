@@ -25,10 +25,12 @@ from scifikpi_common.events.mining import (
     MiningStarted,
 )
 from scifikpi_common.events.nft import (
+    NftCatalogItemChanged,
     NftMinted,
     NftPurchaseFailed,
     NftPurchaseRequested,
     NftTransferred,
+    NftWalletBound,
 )
 from scifikpi_common.events.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 
@@ -56,6 +58,8 @@ ALL_EVENTS: dict[str, type[Event]] = {
         NftMinted,
         NftPurchaseFailed,
         NftTransferred,
+        NftCatalogItemChanged,
+        NftWalletBound,
     )
 }
 
@@ -69,10 +73,12 @@ __all__ = [
     "MoneyDebited",
     "MiningStarted",
     "MiningAccelerated",
+    "NftCatalogItemChanged",
     "NftMinted",
     "NftPurchaseFailed",
     "NftPurchaseRequested",
     "NftTransferred",
+    "NftWalletBound",
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentSucceeded",

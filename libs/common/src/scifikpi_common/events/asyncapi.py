@@ -19,9 +19,9 @@ from scifikpi_common.events.base import Envelope
 DESCRIPTION = (
     "Events published by SciFiKPI services. Every message is an envelope (event_id UUIDv7, "
     "event_type, schema_version, occurred_at, producer, key, payload), keyed by user id so one "
-    "user's events stay in order; W3C `traceparent` travels in the Kafka headers together with "
-    "`event_id` and `event_type`. Delivery is at-least-once: deduplicate on `event_id`. Poison "
-    "messages go to `<topic>.dlq`."
+    "user's events stay in order (catalog items by item id); W3C `traceparent` travels in the "
+    "Kafka headers together with `event_id` and `event_type`. Delivery is at-least-once: "
+    "deduplicate on `event_id`. Poison messages go to `<topic>.dlq`."
 )
 
 

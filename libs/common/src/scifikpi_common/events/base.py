@@ -53,7 +53,7 @@ class Envelope(BaseModel, Generic[P]):
         description="When the producing transaction made the change (UTC)."
     )
     producer: str = Field(description="The service that published it.", examples=["auth"])
-    key: str = Field(description="The Kafka key: the user id.")
+    key: str = Field(description="The Kafka key: the user id (the item id for `nft.catalog.v1`).")
     payload: P
 
     @classmethod

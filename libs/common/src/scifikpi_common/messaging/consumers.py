@@ -43,6 +43,10 @@ class EventConsumers(BatchHandling):
     with a warning and `events_skipped_total`, an event of a type this build does not know on a
     subscribed topic and one whose `schema_version` is newer than its model's: never a crash or
     a dead letter, and no inbox claim, so a later build that knows it can replay it.
+
+    `one_subscription=True` (every handler a batch handler) reads all its topics with one
+    consumer, one group member per process: a poll mixes topics and each topic's runs are
+    batched as above. A projection of many topics joins its group once instead of once per topic.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class EventConsumers(BatchHandling):
         max_batch: int = 500,
         batch_timeout_ms: int = 200,
         strict: bool = False,
+        one_subscription: bool = False,
     ) -> None:
         self.service = service
         self.inbox = inbox
@@ -67,6 +72,7 @@ class EventConsumers(BatchHandling):
         self.max_batch = max_batch
         self.batch_timeout_ms = batch_timeout_ms
         self.strict = strict
+        self.one_subscription = one_subscription
         self._routes: Routes = {}
 
     def handler(self, event_cls: type[Event]) -> Callable[[Handler], Handler]:
@@ -120,6 +126,21 @@ class EventConsumers(BatchHandling):
         `fetch_max_wait_ms` bounds how long a fetch waits for data; Kafka answers a waiting fetch
         as soon as data arrives, Tansu only when the wait ends, so the local stack lowers it.
         """
+        if self.one_subscription:
+            if not all(self._batched_topic(t) for t in self.topics):
+                raise ValueError("one_subscription needs batch handlers on every topic")
+            broker.subscriber(
+                *self.topics,
+                group_id=self.group_id,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                batch=True,
+                max_records=self.max_batch,
+                batch_timeout_ms=self.batch_timeout_ms,
+                fetch_max_wait_ms=fetch_max_wait_ms,
+                title=f"{self.service}:all",
+            )(self._batch_subscriber(broker, uow_factory))
+            return
         for topic in self.topics:
             if self._batched_topic(topic):
                 broker.subscriber(

@@ -50,12 +50,12 @@ _ADMIN = (InvalidToken, Forbidden)
     responses=problem_responses(*_ADMIN, InvalidPrice),
 )
 async def create_item(
-    body: CatalogItemCreate, _admin: CurrentAdmin, uow: UoW, settings: Settings
+    body: CatalogItemCreate, admin: CurrentAdmin, uow: UoW, settings: Settings
 ) -> AdminCatalogItemOut:
     """Add an item to the catalog (active at once; nothing sold yet)."""
     new = body.to_command()
     async with committing(uow):
-        item = await handlers.create_item(uow, new, utcnow())
+        item = await handlers.create_item(uow, admin.user_id, new, utcnow())
     return AdminCatalogItemOut.of(item, settings)
 
 
@@ -78,12 +78,12 @@ async def list_items(
     responses=problem_responses(*_ADMIN, CatalogItemNotFound, SupplyBelowSold, InvalidPrice),
 )
 async def edit_item(
-    item_id: UUID, body: CatalogItemPatch, _admin: CurrentAdmin, uow: UoW, settings: Settings
+    item_id: UUID, body: CatalogItemPatch, admin: CurrentAdmin, uow: UoW, settings: Settings
 ) -> AdminCatalogItemOut:
     """Change the fields sent. `supply_total` may grow, or shrink down to `supply_sold`."""
     changes = body.to_command()
     async with committing(uow):
-        item = await handlers.edit_item(uow, item_id, changes, utcnow())
+        item = await handlers.edit_item(uow, admin.user_id, item_id, changes, utcnow())
     return AdminCatalogItemOut.of(item, settings)
 
 
@@ -93,11 +93,11 @@ async def edit_item(
     responses=problem_responses(*_ADMIN, CatalogItemNotFound),
 )
 async def retire_item(
-    item_id: UUID, _admin: CurrentAdmin, uow: UoW, settings: Settings
+    item_id: UUID, admin: CurrentAdmin, uow: UoW, settings: Settings
 ) -> AdminCatalogItemOut:
     """Take the item off sale (idempotent). It leaves the public catalog; its metadata stays."""
     async with committing(uow):
-        item = await handlers.retire_item(uow, item_id, utcnow())
+        item = await handlers.retire_item(uow, admin.user_id, item_id, utcnow())
     return AdminCatalogItemOut.of(item, settings)
 
 

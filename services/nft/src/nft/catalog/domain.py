@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -126,6 +126,13 @@ def check_supply(new_total: int, sold: int) -> None:
             f"supply_total {new_total} is below the {sold} already sold.",
             supply_sold=sold,
         )
+
+
+def change_time(previous: datetime, now: datetime) -> datetime:
+    """The `updated_at` of a change: `now`, but always after the previous one (+1 µs, the
+    column's resolution, when the clock says otherwise), so that the published state with the
+    latest `changed_at` is the latest state even when two edits of an item race."""
+    return now if now > previous else previous + timedelta(microseconds=1)
 
 
 def not_found(item_id: object) -> CatalogItemNotFound:

@@ -1,5 +1,9 @@
 """Catalog use cases: admin writes and the public / admin reads. Nothing here commits: the
-route owns the unit of work."""
+route owns the unit of work.
+
+Every write that changes an item publishes `NftCatalogItemChanged` (the item's whole state after
+it, with the admin's user id) in the same transaction; a write that changes nothing (an empty
+edit, retiring a retired item) publishes nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from scifikpi_common.db import UnitOfWork
+from scifikpi_common.events.nft import NftCatalogItemChanged
 from scifikpi_common.ids import new_id
 from scifikpi_common.pagination import decode_cursor
 
@@ -18,6 +23,7 @@ from nft.catalog.domain import (
     CollectionInfo,
     ItemChanges,
     NewItem,
+    change_time,
     check_supply,
     collection_metadata,
     item_metadata,
@@ -28,7 +34,19 @@ from nft.domain import Page, keyset_page
 from nft.settings import NftSettings
 
 
-async def create_item(uow: UnitOfWork, new: NewItem, now: datetime) -> CatalogItem:
+def _changed(item: CatalogItem, admin_id: UUID) -> NftCatalogItemChanged:
+    return NftCatalogItemChanged(
+        user_id=admin_id,
+        item_id=item.id,
+        name=item.name,
+        price_points_micro=item.price_points_micro,
+        supply_total=item.supply_total,
+        status=item.status.value,
+        changed_at=item.updated_at,
+    )
+
+
+async def create_item(uow: UnitOfWork, admin_id: UUID, new: NewItem, now: datetime) -> CatalogItem:
     """Add an item, active at once, nothing sold yet."""
     item = CatalogItem(
         id=new_id(),
@@ -44,11 +62,12 @@ async def create_item(uow: UnitOfWork, new: NewItem, now: datetime) -> CatalogIt
         updated_at=now,
     )
     await CatalogRepository(uow.session).insert(item)
+    await uow.publish(_changed(item, admin_id))
     return item
 
 
 async def edit_item(
-    uow: UnitOfWork, item_id: UUID, changes: ItemChanges, now: datetime
+    uow: UnitOfWork, admin_id: UUID, item_id: UUID, changes: ItemChanges, now: datetime
 ) -> CatalogItem:
     """Change the fields sent; the supply may not go below what is sold."""
     repo = CatalogRepository(uow.session)
@@ -62,10 +81,12 @@ async def edit_item(
         values["supply_total"] = changes.supply_total
     if not values:
         return current
-    return await repo.update(item_id, values, now)
+    edited = await repo.update(item_id, values, change_time(current.updated_at, now))
+    await uow.publish(_changed(edited, admin_id))
+    return edited
 
 
-async def retire_item(uow: UnitOfWork, item_id: UUID, now: datetime) -> CatalogItem:
+async def retire_item(uow: UnitOfWork, admin_id: UUID, item_id: UUID, now: datetime) -> CatalogItem:
     """Idempotent: retiring a retired item changes nothing (not even `updated_at`)."""
     repo = CatalogRepository(uow.session)
     current = await repo.get(item_id, for_update=True)
@@ -73,7 +94,11 @@ async def retire_item(uow: UnitOfWork, item_id: UUID, now: datetime) -> CatalogI
         raise not_found(item_id)
     if current.status == CatalogItemStatus.retired:
         return current
-    return await repo.update(item_id, {"status": CatalogItemStatus.retired}, now)
+    retired = await repo.update(
+        item_id, {"status": CatalogItemStatus.retired}, change_time(current.updated_at, now)
+    )
+    await uow.publish(_changed(retired, admin_id))
+    return retired
 
 
 async def catalog_page(

@@ -5,7 +5,9 @@
    wallet signs it. The user's own expired challenges are purged on the way.
 2. `verify_and_bind`: the pure checks of `nft.ton.proof.verify_ton_proof` (address, network,
    domain, timestamp, then state init / wallet code / signature); the payload consumed by one
-   guarded statement; the bind. When the payload is consumed: `nft.wallets.domain`.
+   guarded statement; the bind. When the payload is consumed: `nft.wallets.domain`. A new
+   binding publishes `NftWalletBound` in the same transaction; re-verifying the wallet already
+   bound changes nothing and publishes nothing (binding another wallet is refused).
 
 `purge_expired_challenges` is the chain engine's sweep. Nothing here commits.
 """
@@ -16,6 +18,7 @@ from datetime import datetime
 from uuid import UUID
 
 from scifikpi_common.db import UnitOfWork
+from scifikpi_common.events.nft import NftWalletBound
 
 from nft.settings import NftSettings, TonNetwork
 from nft.ton.addresses import raw
@@ -81,6 +84,9 @@ async def verify_and_bind(
     address = raw(verified.address)
     bound = await repo.bind(user_id, address, verified.public_key.hex(), now)
     if bound is not None:
+        await uow.publish(
+            NftWalletBound(user_id=user_id, address=bound.address, bound_at=bound.verified_at)
+        )
         return bound
     return bind_conflict(await repo.get(user_id), address)
 

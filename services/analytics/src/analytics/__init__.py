@@ -1,0 +1,1 @@
+"""SciFiKPI analytics: projections of every topic into exact figures for admins."""
