@@ -172,7 +172,9 @@ async def test_payment_succeeded_from_the_broker_activates_the_user(
         assert row.headers["traceparent"].split("-")[1] == traceparent.split("-")[1]
         async with engine.connect() as conn:
             claimed = (await conn.execute(select(inbox.c.event_id))).scalars().all()
-        assert claimed == [envelope.event_id]
+        # the shared test broker also holds other tests' payments (the group reads from the
+        # start): this one is claimed, and the inbox key makes a second claim impossible
+        assert envelope.event_id in claimed
     finally:
         await producer.stop()
         stop.set()
