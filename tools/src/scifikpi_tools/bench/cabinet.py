@@ -8,10 +8,14 @@ a fresh database on DATABASE_URL / 127.0.0.1:5432 / embedded Postgres). Users re
 gateway; their deposits and accelerations enter the chain where payments' relay would put them: a
 `PaymentSucceeded` envelope on `payments.payment.v1` (the provider leg is measured by the payments
 bench). Each flow's latency runs from that publish to the moment `GET /api/v1/balance` through
-the gateway (read every 20 ms) shows the session's points, i.e. PaymentSucceeded → mining
-(MiningAccelerated + MiningCompleted) → relay → ledger (PointsCredited) → readable; flows start
-open-loop at `--rate` per second. Then `wrk` drives `GET /mining/status` (reads only) for one
-user with a running session, through the gateway and, for comparison, at the mining API itself.
+the gateway shows the session's points, i.e. PaymentSucceeded → mining (MiningAccelerated +
+MiningCompleted) → relay → ledger (PointsCredited) → readable; flows start open-loop at `--rate`
+per second. A flow reads `/balance` once the ledger's PointsCredited for its session is on
+`ledger.account.v1` (published only after the credit committed), then every 20 ms until the
+points show: polling every in-flight flow every 20 ms from the start made the bench its own load
+(hundreds of reads a second once the chain slowed, which slowed it more). Then `wrk` drives
+`GET /mining/status` (reads only) for one user with a running session, through the gateway and,
+for comparison, at the mining API itself.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from scifikpi_common.clock import utcnow
-from scifikpi_common.events import Envelope, PaymentSucceeded
+from scifikpi_common.events import Envelope, PaymentSucceeded, PointsCredited
+from scifikpi_common.events.base import parse_envelope
 
 from scifikpi_tools.bench.gateway import run_wrk
 from scifikpi_tools.bench.stackproc import separate_stack
@@ -44,11 +49,53 @@ WARMUP = 40
 SETTLED_MS = 300.0
 #: how often a flow reads /balance: the figures' resolution, light enough not to be the load
 POLL_S = 0.02
+Purpose = Literal["registration", "topup", "acceleration"]
+
+
+class Credits:
+    """The sessions the ledger has credited (PointsCredited on `ledger.account.v1`), as they
+    are published; a flow waits on its session's."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            PointsCredited.TOPIC,
+            bootstrap_servers=bootstrap_servers,
+            group_id=f"bench-{uuid.uuid4().hex}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=10,  # Tansu answers a fetch when its wait ends, not on data
+        )
+        self._credited: dict[str, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        while not self._consumer.assignment():  # joined: what is published from now on is seen
+            await self._consumer.getmany(timeout_ms=100)
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self._consumer.stop()
+
+    def credited(self, session_id: str) -> asyncio.Future[None]:
+        return self._credited.setdefault(session_id, asyncio.get_running_loop().create_future())
+
+    async def _read(self) -> None:
+        async for record in self._consumer:
+            envelope = parse_envelope(record.value)
+            if envelope.event_type == PointsCredited.EVENT_TYPE:
+                done = self.credited(str(envelope.payload["session_id"]))
+                if not done.done():
+                    done.set_result(None)
 
 
 class Bench:
-    def __init__(self, client: httpx.AsyncClient, producer: AIOKafkaProducer) -> None:
-        self.client, self.producer = client, producer
+    def __init__(
+        self, client: httpx.AsyncClient, producer: AIOKafkaProducer, credits: Credits
+    ) -> None:
+        self.client, self.producer, self.credits = client, producer, credits
 
     @classmethod
     @asynccontextmanager
@@ -56,14 +103,17 @@ class Bench:
         """A bench on a running stack (`separate_stack`): a producer on its broker and a client
         of its gateway with room for every flow at once."""
         producer = AIOKafkaProducer(bootstrap_servers=stack["kafka_bootstrap_servers"])
+        credits = Credits(stack["kafka_bootstrap_servers"])
         await producer.start()
+        await credits.start()
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         try:
             async with httpx.AsyncClient(
                 base_url=stack["gateway_url"], timeout=30, limits=limits
             ) as client:
-                yield cls(client, producer)
+                yield cls(client, producer, credits)
         finally:
+            await credits.stop()
             await producer.stop()
 
     async def publish(self, event: PaymentSucceeded) -> None:
@@ -72,7 +122,7 @@ class Bench:
             event.TOPIC, envelope.to_bytes(), key=envelope.key.encode()
         )
 
-    async def paid(self, user_id: uuid.UUID, purpose: str, amount: int, **extra: Any) -> None:
+    async def paid(self, user_id: uuid.UUID, purpose: Purpose, amount: int, **extra: Any) -> None:
         await self.publish(
             PaymentSucceeded(
                 user_id=user_id,
@@ -133,16 +183,21 @@ class Bench:
                 headers=headers,
             )
         r.raise_for_status()
-        return {**r.json(), "target_points": session["target_points"]}
+        return {**r.json(), "target_points": session["target_points"], "session_id": session["id"]}
 
     async def flow(self, user_id: uuid.UUID, token: str, quote: dict[str, Any]) -> float:
         """Publish the paying PaymentSucceeded; ms until /balance shows the session's points."""
         headers = {"Authorization": f"Bearer {token}"}
+        credited = self.credits.credited(quote["session_id"])
         started = time.perf_counter()
         await self.paid(
             user_id, "acceleration", quote["price_minor"], quote_id=uuid.UUID(quote["quote_id"])
         )
         deadline = started + 30
+        try:
+            await asyncio.wait_for(asyncio.shield(credited), timeout=30)
+        except TimeoutError:
+            raise RuntimeError(f"no PointsCredited within 30 s for {user_id}") from None
         while time.perf_counter() < deadline:
             r = await self.client.get(f"{API}/balance", headers=headers)
             if r.status_code == 200 and r.json()["points"]["available"] == quote["target_points"]:
