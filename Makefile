@@ -57,7 +57,8 @@ bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench,
 	$(UV) run python -m scifikpi_tools.bench.cabinet
 	$(UV) run python services/nft/benchmarks/minting.py
 	$(UV) run python -m scifikpi_tools.bench.nft
-# analytics: every script in services/analytics/benchmarks/ (ingest, queries, freshness; `_*.py` helpers)
+	$(UV) run python -m scifikpi_tools.bench.freshness
+# analytics: every script in services/analytics/benchmarks/ (ingest, queries; `_*.py` helpers)
 	@for script in services/analytics/benchmarks/[!_]*.py; do \
 		echo "$(UV) run python $$script"; $(UV) run python $$script || exit 1; done
 

@@ -42,12 +42,22 @@ def make_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+#: A pooled connection older than this is replaced at checkout (before a proxy or firewall closes
+#: it for being idle); a connection that died anyway fails one statement, which invalidates the
+#: whole pool (SQLAlchemy's disconnect handling) and is answered 503 / retried by the consumer.
+POOL_RECYCLE_S = 600
+
+
 def create_engine(
     database_url: str, *, schema: str, application_name: str, pool_size: int = 10
 ) -> AsyncEngine:
+    """An async engine on `schema`. No `pool_pre_ping`: on asyncpg it is BEGIN, a query and a
+    ROLLBACK (three round trips) before every transaction, 3 of 7 round trips of a ledger posting
+    (docs/adr/0007-no-pool-pre-ping.md)."""
     return create_async_engine(
         database_url,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_S,
         pool_size=pool_size,
         max_overflow=pool_size,
         connect_args={

@@ -206,7 +206,7 @@ class Bench:
         raise RuntimeError(f"no credit within 30 s for {user_id}")
 
 
-async def _prepare(bench: Bench, n: int, concurrency: int = 8) -> list[tuple[Any, ...]]:
+async def prepare_users(bench: Bench, n: int, concurrency: int = 8) -> list[tuple[Any, ...]]:
     gate = asyncio.Semaphore(concurrency)
 
     async def one() -> tuple[Any, ...]:
@@ -217,7 +217,7 @@ async def _prepare(bench: Bench, n: int, concurrency: int = 8) -> list[tuple[Any
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
-async def _settle(bench: Bench, users: list[tuple[Any, ...]]) -> None:
+async def settle(bench: Bench, users: list[tuple[Any, ...]]) -> None:
     """Flows one at a time until one is quick: consumer groups of a fresh stack rebalance for a
     while after `/readyz` (each worker's consumers join one by one), and nothing is consumed
     meanwhile; that is start-up, not the chain's latency."""
@@ -229,7 +229,7 @@ async def _settle(bench: Bench, users: list[tuple[Any, ...]]) -> None:
     print(f"warning: the chain never answered under {SETTLED_MS:.0f} ms in {len(users)} flows")
 
 
-async def _chain(bench: Bench, users: list[tuple[Any, ...]], rate: float) -> list[float]:
+async def run_chain(bench: Bench, users: list[tuple[Any, ...]], rate: float) -> list[float]:
     async def at(delay: float, user: tuple[Any, ...]) -> float:
         await asyncio.sleep(delay)
         return await bench.flow(*user)
@@ -242,9 +242,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with separate_stack(STACK_ENV) as stack:
         async with Bench.on(stack) as bench:
             print(f"preparing {n + WARMUP} users (register, deposit, start, quote)...")
-            users = await _prepare(bench, n + WARMUP)
-            await _settle(bench, users[:WARMUP])
-            latencies = await _chain(bench, users[WARMUP:], args.rate)
+            users = await prepare_users(bench, n + WARMUP)
+            await settle(bench, users[:WARMUP])
+            latencies = await run_chain(bench, users[WARMUP:], args.rate)
             _, reader_token = await bench.active_user()
             await bench.started_with_quote(reader_token)
         status = direct = None

@@ -46,7 +46,7 @@ async def _buyer(bench: Bench) -> str:
     return token
 
 
-async def _admin_token(client: httpx.AsyncClient, database_url: str) -> str:
+async def admin_token(client: httpx.AsyncClient, database_url: str) -> str:
     """A fresh admin made with `auth-admin create-admin`, as ops would, then logged in."""
     email = f"bench.admin.{uuid.uuid4().hex[:12]}@example.com"
     made = await asyncio.to_thread(
@@ -74,7 +74,7 @@ async def _admin_token(client: httpx.AsyncClient, database_url: str) -> str:
 
 async def _item(client: httpx.AsyncClient, database_url: str, supply: int) -> str:
     """A catalog item, created by an admin through the gateway."""
-    token = await _admin_token(client, database_url)
+    token = await admin_token(client, database_url)
     r = await client.post(
         f"{API}/admin/nft/catalog",
         json={
