@@ -6,7 +6,7 @@ import pytest
 from commontest_schema import things
 from scifikpi_common.db import UnitOfWorkFactory, committing
 from scifikpi_common.errors import Conflict, KeepsChanges
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 
 class SoldOut(KeepsChanges, Conflict):
@@ -46,3 +46,27 @@ async def test_leaving_without_commit_rolls_back(uow_factory: UnitOfWorkFactory)
     async with uow_factory() as uow:
         await uow.session.execute(insert(things).values(id=4, note="never committed"))
     assert await _count(uow_factory) == 0
+
+
+async def test_a_reading_unit_of_work_runs_each_statement_on_its_own(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """No BEGIN around the reads: the second statement's transaction started with it, not
+    before the first statement's 50 ms."""
+    probe = text("SELECT statement_timestamp() - now() < interval '25 milliseconds'")
+    async with uow_factory.reading() as uow:
+        await uow.session.execute(text("SELECT pg_sleep(0.05)"))
+        assert (await uow.session.execute(probe)).scalar_one() is True
+    async with uow_factory() as uow:  # the ordinary one is one transaction
+        await uow.session.execute(text("SELECT pg_sleep(0.05)"))
+        assert (await uow.session.execute(probe)).scalar_one() is False
+
+
+async def test_a_reading_unit_of_work_refuses_to_commit_or_publish(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory.reading() as uow:
+        with pytest.raises(RuntimeError, match="read-only"):
+            await uow.commit()
+        with pytest.raises(RuntimeError, match="read-only"):
+            await uow.publish_all([])

@@ -151,7 +151,10 @@ class _ServiceApp(FastAPI):
 
 
 async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
-    async with request.app.state.uow_factory() as uow:
+    """The request's unit of work: read-only for GET and HEAD (`UnitOfWorkFactory.reading`)."""
+    factory: UnitOfWorkFactory = request.app.state.uow_factory
+    reads = request.method in ("GET", "HEAD")
+    async with factory.reading() if reads else factory() as uow:
         yield uow
 
 
