@@ -62,6 +62,12 @@ bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench,
 	@for script in services/analytics/benchmarks/[!_]*.py; do \
 		echo "$(UV) run python $$script"; $(UV) run python $$script || exit 1; done
 
+FUZZ_ARGS ?=
+
+.PHONY: fuzz
+fuzz: sync ## Fuzz the API through the gateway (schemathesis, as a user and an admin) on a fresh stack; FUZZ_ARGS="--running" for the `make run` stack, "--url URL", "--examples N"
+	$(UV) run python -m scifikpi_tools.fuzz $(FUZZ_ARGS)
+
 .PHONY: lint
 lint: sync ## ruff (lint and format check), the import-linter contracts, mypy (the strict set in pyproject.toml)
 	$(UV) run --frozen ruff check .

@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,12 +29,25 @@ import pytest
 # path rather than by putting this folder on sys.path, which would also expose this conftest
 # as a top-level `conftest` module to every other test package.
 _here = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("e2e_support", _here / "e2e_support.py")
-assert _spec is not None and _spec.loader is not None
-e2e_support = importlib.util.module_from_spec(_spec)
-sys.modules["e2e_support"] = e2e_support
-_spec.loader.exec_module(e2e_support)
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, _here / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+e2e_support = _load("e2e_support")
 API = e2e_support.API
+# the security suite's session fixtures, and its hook that runs the log scan after every test
+security_support = _load("security_support")
+security_api = security_support.security_api
+users = security_support.users
+signer = security_support.signer
+pytest_collection_modifyitems = security_support.pytest_collection_modifyitems
 
 
 #: settings of the stack the e2e session starts (payments reconciles soon after a payment)

@@ -117,6 +117,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(ValidationFailed(detail, errors=errors), _instance(request))
 
     async def on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 for a JSON body that is not even text: the same as a JSON syntax
+            # error (422 json_invalid), which is what every route documents
+            errors = [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]
+            invalid = ValidationFailed("body: JSON decode error (not UTF-8)", errors=errors)
+            return problem_response(invalid, _instance(request))
         cls = _HTTP_STATUS_ERRORS.get(exc.status_code) or _http_error(exc.status_code)
         given: object = exc.detail  # FastAPI's HTTPException takes any JSON value
         detail = given if isinstance(given, str) else None
@@ -126,7 +132,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path, method=request.method)
         return problem_response(
-            InternalError("The server failed to handle the request."), request.url.path
+            InternalError("The server failed to handle the request."), _instance(request)
         )
 
     _add_handler(app, AppError, on_app_error)

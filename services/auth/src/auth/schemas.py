@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_extra_types.country import CountryAlpha2
 from scifikpi_common.money import Money
+from scifikpi_common.text import NoNul
 
 from auth.domain import (
     AccountType,
@@ -30,7 +31,11 @@ from auth.domain import (
     normalize_email,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    NoNul,
+]
 NormalizedEmail = Annotated[
     EmailStr,
     BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
@@ -65,6 +70,7 @@ class CompanyIn(_Request):
     tax_id: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        NoNul,
         Field(
             description="Validated for `country` (e.g. a Russian INN with its check digits).",
             examples=["7707083893"],
@@ -126,7 +132,7 @@ RegisterRequest = Annotated[
 
 
 class LoginRequest(_Request):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)] = Field(
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320), NoNul] = Field(
         examples=["ada@example.com"]
     )
     password: Annotated[SecretStr, Field(min_length=1, max_length=1024)]

@@ -51,6 +51,7 @@ from payments.domain import (
 from payments.flows import PaymentFlows
 from payments.metrics import WEBHOOKS
 from payments.schemas import (
+    YOOKASSA_NOTIFICATION_BODY,
     PaymentIn,
     PaymentOut,
     PaymentPage,
@@ -274,6 +275,7 @@ async def stripe_webhook(request: Request, uow: UoW, settings: Settings) -> Webh
     "/yoomoney",
     response_model=WebhookAck,
     responses=problem_responses(WebhookSourceForbidden, MalformedWebhook, PayloadTooLarge),
+    openapi_extra={"requestBody": YOOKASSA_NOTIFICATION_BODY},
 )
 async def yoomoney_webhook(request: Request, uow: UoW, settings: Settings) -> WebhookAck:
     """YooKassa notifications from its address list; the payment is re-fetched before use."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from scifikpi_common.text import NoNul
 
 from payments.domain import Payment, PaymentRequest, Provider, Purpose, Refund
 
@@ -115,7 +116,9 @@ class PaymentPage(BaseModel):
 
 
 class RefundIn(_Strict):
-    reason: str = Field(default="refunded by an administrator", min_length=1, max_length=500)
+    reason: Annotated[str, NoNul] = Field(
+        default="refunded by an administrator", min_length=1, max_length=500
+    )
 
 
 class RefundOut(BaseModel):
@@ -144,6 +147,43 @@ class RefundOut(BaseModel):
             completed_at=r.completed_at,
             payment=PaymentOut.of(p),
         )
+
+
+#: What a YooKassa notification looks like, for the OpenAPI document only (the route reads the raw
+#: body: it is not trusted, the payment is re-fetched). Described so clients and the API fuzzer
+#: (`scifikpi_tools.fuzz`) send the shape YooKassa sends.
+YOOKASSA_NOTIFICATION_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["type", "event", "object"],
+                "properties": {
+                    "type": {"const": "notification"},
+                    "event": {
+                        "type": "string",
+                        "maxLength": 100,
+                        "examples": ["payment.succeeded"],
+                    },
+                    "object": {
+                        "type": "object",
+                        "required": ["id"],
+                        "properties": {
+                            "id": {"type": "string", "maxLength": 100},
+                            "status": {"type": "string"},
+                            "payment_id": {"type": "string", "description": "refund.* events"},
+                            "metadata": {
+                                "type": "object",
+                                "properties": {"payment_id": {"type": "string", "format": "uuid"}},
+                            },
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
 
 
 class WebhookAck(BaseModel):

@@ -12,12 +12,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
 
 import orjson
 import stripe
 
 from payments.domain import IncomingEvent, InvalidWebhookSignature, MalformedWebhook, Provider
 from payments.providers.base import parse_payment_id
+
+
+def _dict(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else empty: a provider body of another shape is read as
+    carrying nothing there (it was an AttributeError and a 500)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _refuse_nul(body: object) -> None:
+    """MalformedWebhook if a key or string holds U+0000, which Postgres cannot store in the text
+    and jsonb the event is kept as (it was a 500). Iterative: JSON may nest deeper than Python's
+    recursion limit."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                raise MalformedWebhook("The body holds a NUL character (U+0000).")
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def verify_stripe(
@@ -44,7 +68,8 @@ def verify_stripe(
     payload = orjson.loads(raw)
     if not isinstance(payload, dict) or not payload.get("id") or not payload.get("type"):
         raise MalformedWebhook("The webhook body is not a Stripe event.")
-    obj = (payload.get("data") or {}).get("object") or {}
+    _refuse_nul(payload)
+    obj = _dict(payload.get("data")).get("object") or {}
     object_id, payment_id = None, None
     if isinstance(obj, dict):
         kind = obj.get("object")
@@ -52,7 +77,7 @@ def verify_stripe(
             object_id = obj.get("id")
         elif kind in ("charge", "refund"):
             object_id = obj.get("payment_intent")
-        payment_id = parse_payment_id((obj.get("metadata") or {}).get("payment_id"))
+        payment_id = parse_payment_id(_dict(obj.get("metadata")).get("payment_id"))
     return IncomingEvent(
         provider=Provider.stripe,
         event_id=str(payload["id"]),
@@ -72,6 +97,7 @@ def parse_yookassa(raw: bytes) -> IncomingEvent:
         raise MalformedWebhook("The notification body is not JSON.") from None
     if not isinstance(body, dict) or body.get("type") != "notification":
         raise MalformedWebhook("Not a YooKassa notification.")
+    _refuse_nul(body)
     event, obj = body.get("event"), body.get("object")
     if not isinstance(event, str) or not event or len(event) > 100 or not isinstance(obj, dict):
         raise MalformedWebhook("A notification needs `event` and `object`.")
@@ -85,7 +111,7 @@ def parse_yookassa(raw: bytes) -> IncomingEvent:
         event_id=f"{object_id}:{event}",
         event_type=event,
         object_id=str(target) if isinstance(target, str) else None,
-        payment_id=parse_payment_id((obj.get("metadata") or {}).get("payment_id")),
+        payment_id=parse_payment_id(_dict(obj.get("metadata")).get("payment_id")),
         payload=body,
         raw=raw.decode(),
     )

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 from scifikpi_common.points import format_points
+from scifikpi_common.text import NoNul
 
 from nft.catalog.domain import CatalogItem, ItemChanges, NewItem, parse_points
 from nft.domain import Page
@@ -48,9 +49,10 @@ HttpUrlStr = Annotated[
     StrictStr,
     Field(max_length=2048, examples=["https://cdn.example.com/nft/ship.png"]),
     AfterValidator(_http_url),
+    NoNul,
 ]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=100, examples=["Star Cruiser"])]
-Description = Annotated[StrictStr, Field(max_length=2000)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=100, examples=["Star Cruiser"]), NoNul]
+Description = Annotated[StrictStr, Field(max_length=2000), NoNul]
 SupplyTotal = Annotated[StrictInt, Field(gt=0, le=1_000_000_000, examples=[100])]
 
 
@@ -59,8 +61,10 @@ class Attribute(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trait_type: StrictStr = Field(min_length=1, max_length=64, examples=["class"])
-    value: Annotated[StrictStr, Field(max_length=256)] | StrictInt = Field(examples=["cruiser"])
+    trait_type: Annotated[StrictStr, NoNul] = Field(min_length=1, max_length=64, examples=["class"])
+    value: Annotated[StrictStr, Field(max_length=256), NoNul] | StrictInt = Field(
+        examples=["cruiser"]
+    )
 
 
 Attributes = Annotated[list[Attribute], Field(max_length=32)]

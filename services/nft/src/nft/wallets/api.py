@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body
 from scifikpi_common.app import UoW
 from scifikpi_common.clock import utcnow
 from scifikpi_common.db import committing
-from scifikpi_common.errors import InvalidToken
+from scifikpi_common.errors import InvalidToken, PayloadTooLarge
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentPrincipal, Principal
 
@@ -63,6 +63,7 @@ async def challenge(principal: CurrentPrincipal, uow: UoW, settings: Settings) -
         WalletAlreadyBound,
         InvalidAddress,
         ProofRejected,
+        PayloadTooLarge,
     ),
 )
 async def verify(
