@@ -151,10 +151,17 @@ async def _money_is(api: httpx.AsyncClient, token: str, amount: int) -> bool:
 
 async def _delivered_event(localstripe_url: str, intent: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {DEV_STRIPE_SECRET_KEY}"}
+    params: dict[str, Any] = {"type": "payment_intent.succeeded", "limit": 100}
     async with httpx.AsyncClient(base_url=localstripe_url, headers=headers, timeout=10) as c:
-        r = await c.get("/v1/events", params={"type": "payment_intent.succeeded", "limit": 100})
-    r.raise_for_status()
-    return next(e for e in r.json()["data"] if e["data"]["object"]["id"] == intent)
+        while True:  # localstripe lists oldest first; the shared stand-in holds many runs' events
+            r = await c.get("/v1/events", params=params)
+            r.raise_for_status()
+            page = r.json()
+            for event in page["data"]:
+                if event["data"]["object"]["id"] == intent:
+                    return event
+            assert page["has_more"], f"no payment_intent.succeeded event for {intent}"
+            params["starting_after"] = page["data"][-1]["id"]
 
 
 def notification(payment: dict[str, Any], event: str = "payment.succeeded") -> dict[str, Any]:

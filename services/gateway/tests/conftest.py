@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import redis.asyncio as redis
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -28,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from gateway.app import create_app
 from gateway.routes import ADMIN, AUTH_GROUP, PUBLIC, ROUTES, USER, Route, Upstream
+from gateway.server import CoalescingHttpToolsProtocol
 from gateway.settings import GatewaySettings
 from pydantic import BaseModel
 
@@ -36,13 +38,14 @@ AUDIENCE = "scifikpi"
 
 
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Runs an ASGI app under uvicorn on a free port; yields its base URL."""
+async def serve(app: Any, *, http: Any = "auto") -> AsyncIterator[str]:
+    """Runs an ASGI app under uvicorn on a free port; yields its base URL. The gateway runs
+    with the HTTP protocol `gateway-api` gives uvicorn (`gateway.server`)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", timeout_keep_alive=5
+        app, log_config=None, access_log=False, lifespan="on", timeout_keep_alive=5, http=http
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -303,7 +306,7 @@ async def start_gateway(upstreams: Upstreams) -> AsyncIterator[GatewayFactory]:
             | values
         )
         app = create_app(settings, routes=routes, upstreams=upstream_table or upstreams.table())
-        cm = serve(app)
+        cm = serve(app, http=CoalescingHttpToolsProtocol)
         url = await cm.__aenter__()
         stack.append(cm)
         return url
@@ -322,3 +325,25 @@ async def gateway(start_gateway: GatewayFactory) -> str:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10) as c:
         yield c
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A fresh key prefix in the Redis here; its keys (in databases 0 and 5) go afterwards."""
+    client = redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception:  # pragma: no cover - Redis runs on this machine and in CI
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    await client.aclose()
+    prefix = f"test-gw-{uuid.uuid4().hex}:"
+    yield prefix
+    for db in (0, 5):
+        c = redis.from_url(f"redis://127.0.0.1:6379/{db}")
+        keys = [k async for k in c.scan_iter(f"{prefix}*")]
+        if keys:
+            await c.delete(*keys)
+        await c.aclose()

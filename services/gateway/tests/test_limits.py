@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import redis.asyncio as redis
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -38,7 +36,8 @@ async def test_in_process_rate_limit(start_gateway, client: httpx.AsyncClient) -
     r = await client.get(f"{gw}/api/v1/.well-known/jwks.json")
     assert r.status_code == 429
     assert r.json()["type"] == "urn:scifikpi:problem:rate-limited"
-    assert 1 <= int(r.headers["retry-after"]) <= 60
+    # the window ends within 60 s, then this window's 3 still weigh in for up to 60/3 s more
+    assert 1 <= int(r.headers["retry-after"]) <= 80
 
     # the stricter auth bucket is counted apart
     logins = [
@@ -48,21 +47,6 @@ async def test_in_process_rate_limit(start_gateway, client: httpx.AsyncClient) -
         for _ in range(3)
     ]
     assert logins == [200, 200, 429]
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    client = redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception:  # pragma: no cover - Redis runs on this machine and in CI
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    prefix = f"test-gw-{uuid.uuid4().hex}:"
-    yield prefix
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_redis_rate_limit_is_shared_by_replicas(

@@ -151,3 +151,21 @@ def test_openapi30_translation() -> None:
     assert props["d"] == {"enum": ["fixed"]}
     assert props["e"] == {"type": "integer", "minimum": 0, "exclusiveMinimum": True}
     assert doc["openapi"] == "3.1.0"  # the input is untouched
+
+
+@pytest.mark.parametrize(("limit", "window_s"), [(2, 1), (3, 60), (600, 60)])
+@pytest.mark.parametrize("offset", [0.0, 0.25, 0.9])
+def test_retry_after_of_a_full_window_is_when_it_admits_again(
+    limit: int, window_s: int, offset: float
+) -> None:
+    """Retry-After points past the window's end, where the full window still weighs in, but
+    not a second further than needed."""
+    bucket = Bucket(limit=limit, window_s=window_s)
+    start = 1000.0 * window_s + offset * window_s
+    limiter = MemoryRateLimiter()
+    assert all(limiter.hit_now("g", "c", bucket, start).allowed for _ in range(limit))
+    refused = limiter.hit_now("g", "c", bucket, start)
+    assert not refused.allowed
+    if refused.retry_after_s > 1:
+        assert not limiter.hit_now("g", "c", bucket, start + refused.retry_after_s - 1).allowed
+    assert limiter.hit_now("g", "c", bucket, start + refused.retry_after_s).allowed

@@ -179,6 +179,7 @@ class GatewayApp:
             buckets=buckets,
             max_body_bytes=s.max_body_bytes,
             access_log=s.access_log,
+            record_spans=bool(s.otlp_endpoint),  # configure_tracing exports only then
         )
         if s.gc_tune:
             # Everything alive now (modules, FastAPI/pydantic objects) lives as long as the process;

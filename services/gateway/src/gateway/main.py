@@ -1,4 +1,4 @@
-"""`gateway-api`: the gateway under uvicorn with uvloop and httptools.
+"""`gateway-api`: the gateway under uvicorn with uvloop and httptools (`gateway.server`).
 
 uvicorn's access log is off and its logging config is left alone, so every line goes through
 `scifikpi_common.logging` (JSON). Behind a load balancer, list it in GATEWAY_TRUSTED_PROXY_IPS so
@@ -10,6 +10,7 @@ from __future__ import annotations
 import uvicorn
 from scifikpi_common.logging import configure_logging
 
+from gateway.server import CoalescingHttpToolsProtocol
 from gateway.settings import get_settings
 
 
@@ -23,7 +24,7 @@ def run_api() -> None:
         port=settings.http_port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one write per small response
         lifespan="on",
         access_log=False,
         log_config=None,

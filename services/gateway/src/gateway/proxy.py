@@ -54,6 +54,7 @@ from gateway.forwarding import (
 from gateway.problems import BadGateway, send_problem
 from gateway.ratelimit import Bucket, Decision, RateLimiter
 from gateway.routes import Route, RouteMatch, RouteTable
+from gateway.spans import unrecorded_span
 from gateway.upstream import (
     UpstreamConnectError,
     UpstreamError,
@@ -78,6 +79,7 @@ class Proxy:
         buckets: Mapping[str, Bucket],
         max_body_bytes: int,
         access_log: bool = False,
+        record_spans: bool = True,
     ) -> None:
         self.table = table
         self.pools = dict(pools)
@@ -86,6 +88,8 @@ class Proxy:
         self.buckets = buckets
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        #: False when no span can leave the process (no OTLP endpoint): `gateway.spans`
+        self.record_spans = record_spans
         self.tracer = tracer("gateway")
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -129,11 +133,15 @@ class Proxy:
     def _start_span(self, name: str, incoming: Incoming) -> Span:
         """One SERVER span per request, parented on the caller's traceparent; its context goes
         to the upstream as the new traceparent. Not made "current" (that costs as much again):
-        log lines get the trace id through the structlog context instead."""
+        log lines get the trace id through the structlog context instead. Without an exporter
+        the span would be recorded for nobody: an unrecorded one with the same ids is enough."""
         carrier = incoming.trace_carrier()
+        parent = propagate.extract(carrier) if carrier else None
+        if not self.record_spans:
+            return unrecorded_span(parent)
         return self.tracer.start_span(
             name,
-            context=propagate.extract(carrier) if carrier else otel_context.Context(),
+            context=parent or otel_context.Context(),
             kind=SpanKind.SERVER,
             record_exception=False,
         )

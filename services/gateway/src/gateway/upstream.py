@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from gateway.deadlines import Deadlines
+
 _HIGH_WATER = 1 << 20  # pause reading the upstream when this much body waits for the client
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -241,6 +243,7 @@ class UpstreamPool:
         self.host_header = (parts.netloc or self.host).encode()
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
+        self._deadlines = Deadlines(read_timeout_s)
         self.idle_s = idle_s
         self._idle: list[_Connection] = []
         self._size = size
@@ -337,7 +340,7 @@ class UpstreamPool:
             head += b"transfer-encoding: chunked\r\n\r\n"
         replayable = not hasattr(body, "__aiter__") and method in _IDEMPOTENT
         try:
-            async with asyncio.timeout(self.read_timeout_s):
+            with self._deadlines.guard():  # asyncio.timeout, one timer for the whole pool
                 await self._acquire_slot()
                 try:
                     return await self._exchange(method, head, body, content_length, replayable)
