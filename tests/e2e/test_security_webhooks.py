@@ -104,6 +104,7 @@ async def test_forged_stripe_webhooks_are_refused_and_move_no_money(
         "no secret": (body, stripe_header(body, secret="")),
         "another body": (tampered, stripe_header(body)),
         "an hour old": (body, stripe_header(body, at=int(time.time()) - 3600)),
+        "an hour ahead": (body, stripe_header(body, at=int(time.time()) + 3600)),
         "v0 scheme": (body, stripe_header(body, scheme="v0")),
     }
     for what, (raw, signature) in attempts.items():

@@ -36,6 +36,25 @@ async def test_forwards_request_and_strips_api_prefix(
     assert seen["body_size"] > 0
 
 
+async def test_a_client_cannot_claim_its_address_upstream(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
+    """Address headers a client sends are its own claims: upstreams see only the gateway's."""
+    claims = {
+        "X-Real-IP": "10.9.9.9",
+        "X-Forwarded-Port": "1",
+        "Forwarded": "for=10.9.9.9",
+    }
+    body = {"email": "a@example.com", "password": "pw"}
+    r = await client.post(f"{gateway}/api/v1/auth/login", json=body, headers=claims)
+    assert r.status_code == 200, r.text
+    seen = r.json()["headers"]
+    assert "x-real-ip" not in seen
+    assert "x-forwarded-port" not in seen
+    assert "forwarded" not in seen
+    assert seen["x-forwarded-for"] == "127.0.0.1"  # the TCP peer, as the gateway saw it
+
+
 async def test_request_id_is_propagated_or_generated(
     gateway: str, client: httpx.AsyncClient
 ) -> None:

@@ -35,6 +35,8 @@ DROP_REQUEST = frozenset(
         b"x-forwarded-proto",
         b"x-forwarded-host",
         b"x-forwarded-prefix",
+        b"x-forwarded-port",
+        b"x-real-ip",  # a client's claim of its own address: the gateway says it (X-Forwarded-For)
         b"x-request-id",
         b"traceparent",
         b"tracestate",

@@ -88,6 +88,15 @@ class TestStripeSignatures:
         # inside the tolerance it is fine
         verify_stripe(body, sign(body, timestamp=int(time.time()) - 250), SECRETS, tolerance_s=300)
 
+    def test_timestamp_ahead_of_our_clock(self) -> None:
+        """Signed in the future (a captured header would replay until then): refused past the
+        tolerance, accepted within it (clock skew)."""
+        body = _body()
+        header = sign(body, timestamp=int(time.time()) + 3600)
+        with pytest.raises(InvalidWebhookSignature, match="future"):
+            verify_stripe(body, header, SECRETS, tolerance_s=300)
+        verify_stripe(body, sign(body, timestamp=int(time.time()) + 250), SECRETS, tolerance_s=300)
+
     @pytest.mark.parametrize("header", [None, "", "garbage", "t=abc,v1=00", "t=1,v0=abc"])
     def test_missing_or_garbled_header(self, header: str | None) -> None:
         with pytest.raises(InvalidWebhookSignature):
