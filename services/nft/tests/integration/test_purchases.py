@@ -244,3 +244,6 @@ async def test_routes_are_documented_with_their_problems(client):
     transfer = paths["/nft/{nft_id}/transfer"]["post"]["responses"]
     assert "not minted" in transfer["409"]["description"]
     assert "verified wallet" in transfer["422"]["description"]
+    keys = [p for p in paths["/nft/purchases"]["post"]["parameters"]
+            if p["name"] == "Idempotency-Key"]  # fmt: skip
+    assert len(keys) == 1 and keys[0]["in"] == "header" and keys[0]["required"] is True, keys

@@ -24,11 +24,13 @@ from scifikpi_common.errors import (
 )
 from scifikpi_common.logging import get_logger
 from scifikpi_common.network import client_ip
+from scifikpi_common.openapi import required_header
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentAdmin, CurrentPrincipal
 
 from payments import handlers
 from payments.domain import (
+    IDEMPOTENCY_KEY_MAX,
     AccountNotActive,
     AccountNotPendingPayment,
     CurrencyNotSupportedByProvider,
@@ -78,14 +80,15 @@ def get_settings(request: Request) -> PaymentsSettings:
 
 Flows = Annotated[PaymentFlows, Depends(get_flows)]
 Settings = Annotated[PaymentsSettings, Depends(get_settings)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Required. The same key with the same body returns the same payment; with "
-        "another body it is refused (422). Up to 255 printable ASCII characters.",
-    ),
-]
+IDEMPOTENCY_KEY_DOC = (
+    "The same key with the same body returns the same payment; with "
+    "another body it is refused (422). Up to 255 printable ASCII characters."
+)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)]
+#: documents the header as required (the route refuses its absence with its own 400)
+IDEMPOTENCY_KEY_PARAMETER = required_header(
+    "Idempotency-Key", IDEMPOTENCY_KEY_DOC, max_length=IDEMPOTENCY_KEY_MAX
+)
 
 CREATE_PROBLEMS = problem_responses(
     MissingIdempotencyKey,
@@ -142,6 +145,7 @@ async def _create(
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentOut,
     responses={200: {"model": PaymentOut, "description": "Replay of the key"}, **CREATE_PROBLEMS},
+    openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
 )
 async def create_payment(
     body: Annotated[PaymentIn, Body()],
@@ -186,6 +190,7 @@ async def get_payment(payment_id: UUID, principal: CurrentPrincipal, uow: UoW) -
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentOut,
     responses={200: {"model": PaymentOut, "description": "Replay of the key"}, **CREATE_PROBLEMS},
+    openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
     tags=["balance"],
 )
 async def topup(

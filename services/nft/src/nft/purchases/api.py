@@ -17,6 +17,7 @@ from scifikpi_common.app import UoW
 from scifikpi_common.clock import utcnow
 from scifikpi_common.db import committing
 from scifikpi_common.errors import InvalidCursor, InvalidToken, MissingIdempotencyKey
+from scifikpi_common.openapi import required_header
 from scifikpi_common.problems import problem_responses
 from scifikpi_common.security import CurrentPrincipal
 
@@ -24,6 +25,7 @@ from nft.catalog.domain import CatalogItemNotFound
 from nft.domain import AccountNotActive
 from nft.purchases import handlers
 from nft.purchases.domain import (
+    IDEMPOTENCY_KEY_MAX,
     CatalogItemRetired,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
@@ -38,15 +40,16 @@ Cursor = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
 ]
 Limit = Annotated[int, Query(ge=1, le=100)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Required. The same key for the same item answers the same purchase (200, "
-        "`Idempotent-Replayed: true`); for another item it is refused (422). Up to 255 printable "
-        "ASCII characters, e.g. a UUID made when the user clicks Buy.",
-    ),
-]
+IDEMPOTENCY_KEY_DOC = (
+    "The same key for the same item answers the same purchase (200, "
+    "`Idempotent-Replayed: true`); for another item it is refused (422). Up to 255 printable "
+    "ASCII characters, e.g. a UUID made when the user clicks Buy."
+)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)]
+#: documents the header as required (the route refuses its absence with its own 400)
+IDEMPOTENCY_KEY_PARAMETER = required_header(
+    "Idempotency-Key", IDEMPOTENCY_KEY_DOC, max_length=IDEMPOTENCY_KEY_MAX
+)
 
 purchases_router = APIRouter(prefix="/nft", tags=["nft"])
 
@@ -68,6 +71,7 @@ purchases_router = APIRouter(prefix="/nft", tags=["nft"])
             IdempotencyKeyReused,
         ),
     },
+    openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
 )
 async def create_purchase(
     body: Annotated[PurchaseIn, Body()],
