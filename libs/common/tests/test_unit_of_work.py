@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from commontest_schema import things
 from scifikpi_common.db import UnitOfWorkFactory, committing
@@ -70,3 +72,39 @@ async def test_a_reading_unit_of_work_refuses_to_commit_or_publish(
             await uow.commit()
         with pytest.raises(RuntimeError, match="read-only"):
             await uow.publish_all([])
+
+
+async def test_a_reading_unit_of_work_sees_committed_rows_and_gives_its_connection_back(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The reading one holds a pooled Core connection: it reads what others committed, and
+    leaving returns the connection (many reads in a row never exhaust the pool)."""
+    async with uow_factory() as uow, committing(uow):
+        await uow.session.execute(insert(things).values(id=7, note="visible"))
+    for _ in range(50):
+        async with uow_factory.reading() as uow:
+            row = (await uow.session.execute(select(things.c.note).where(things.c.id == 7))).one()
+            assert row.note == "visible"
+
+
+async def test_a_reading_unit_of_work_that_cannot_connect_frees_its_admission() -> None:
+    """A failed connect must not keep the admission slot: the next request would wait forever."""
+    from commontest_schema import outbox
+    from scifikpi_common.db import create_engine, create_sessionmaker
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(
+        "postgresql+asyncpg://postgres@127.0.0.1:9/none", schema="x", application_name="t"
+    )
+    factory = UnitOfWorkFactory(create_sessionmaker(engine), outbox, concurrency=1)
+
+    async def read() -> None:
+        async with factory.reading():
+            pass
+
+    try:
+        for _ in range(2):  # the second would hang if the first kept the only slot
+            with pytest.raises((OSError, OperationalError)):
+                await asyncio.wait_for(read(), 10)
+    finally:
+        await engine.dispose()

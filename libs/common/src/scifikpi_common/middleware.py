@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 import structlog
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scifikpi_common.errors import PROBLEM_CONTENT_TYPE, PayloadTooLarge
 from scifikpi_common.logging import get_logger
 from scifikpi_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from scifikpi_common.tracing import extract_context, tracer
+from scifikpi_common.tracing import extract_context, server_span, tracer
 
 REQUEST_ID_HEADER = "x-request-id"
 _UNTRACKED = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -59,9 +59,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
         ctx = extract_context(headers)
-        with self.tracer.start_as_current_span(
-            f"{scope['method']} {path}", context=ctx, kind=SpanKind.SERVER
-        ) as span:
+        with server_span(self.tracer, f"{scope['method']} {path}", ctx) as span:
             try:
                 await self.app(scope, exchange.receive, exchange.send)
             except Exception:

@@ -12,7 +12,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Result, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Result,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,6 +101,11 @@ def _user(row: Any) -> User:
     )
 
 
+#: `GET /auth/me`'s statement (and its locking twin), built once rather than per call (ADR 0009).
+_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -106,10 +121,8 @@ class UserRepository:
             raise
 
     async def get(self, user_id: UUID, *, for_update: bool = False) -> User | None:
-        stmt = select(users).where(users.c.id == user_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).one_or_none()
+        stmt = _BY_ID_FOR_UPDATE if for_update else _BY_ID
+        row = (await self.session.execute(stmt, {"user_id": user_id})).one_or_none()
         return _user(row) if row is not None else None
 
     async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:

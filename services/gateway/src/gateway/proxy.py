@@ -36,7 +36,7 @@ from scifikpi_common.errors import (
 from scifikpi_common.logging import get_logger
 from scifikpi_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from scifikpi_common.security import Principal
-from scifikpi_common.tracing import tracer
+from scifikpi_common.tracing import tracer, unrecorded_span
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.access import AccessGuard
@@ -54,7 +54,6 @@ from gateway.forwarding import (
 from gateway.problems import BadGateway, send_problem
 from gateway.ratelimit import Bucket, Decision, RateLimiter
 from gateway.routes import Route, RouteMatch, RouteTable
-from gateway.spans import unrecorded_span
 from gateway.upstream import (
     UpstreamConnectError,
     UpstreamError,
@@ -88,7 +87,7 @@ class Proxy:
         self.buckets = buckets
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
-        #: False when no span can leave the process (no OTLP endpoint): `gateway.spans`
+        #: False when no span can leave the process (no OTLP endpoint): `scifikpi_common.tracing`
         self.record_spans = record_spans
         self.tracer = tracer("gateway")
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}

@@ -11,7 +11,18 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Update, and_, func, or_, select, text, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,15 +129,19 @@ def _completing() -> Update:
     )
 
 
+#: `GET /mining/status`'s statement, built once: building it per call was ~10 % of the route's
+#: CPU (ADR 0009).
+_ACTIVE = select(sessions).where(
+    sessions.c.user_id == bindparam("user_id"), sessions.c.status == SessionStatus.active
+)
+
+
 class SessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def active(self, user_id: UUID) -> SessionRecord | None:
-        stmt = select(sessions).where(
-            sessions.c.user_id == user_id, sessions.c.status == SessionStatus.active
-        )
-        row = (await self.session.execute(stmt)).first()
+        row = (await self.session.execute(_ACTIVE, {"user_id": user_id})).first()
         return _session(row) if row else None
 
     async def lock(self, session_id: UUID) -> SessionRecord | None:

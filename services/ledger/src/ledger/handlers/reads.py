@@ -14,9 +14,8 @@ from ledger.settings import LedgerSettings
 
 async def balance(uow: UnitOfWork, user_id: UUID, settings: LedgerSettings) -> UserBalance:
     """The user's points and money, and the mining rate their deposits give."""
-    accounts = AccountRepository(uow.session)
-    points = await accounts.balances(AccountKind.user_points, user_id)
-    money = await accounts.balances(AccountKind.user_money, user_id)
+    found = await AccountRepository(uow.session).user_balances(user_id)
+    points, money = found[AccountKind.user_points], found[AccountKind.user_money]
     return UserBalance(points, money, settings.mining_rate_micro_per_hour(money.posted))
 
 

@@ -27,6 +27,27 @@ _BALANCES = text(
     " FROM account_balances WHERE kind = :kind AND user_id IS NOT DISTINCT FROM :u"
 )
 
+#: Both of a user's accounts in one round trip, found by the (user_id, kind) unique index; the
+#: slots are summed for those accounts only (the view sums every slot, then filters, and its
+#: `IS NOT DISTINCT FROM` cannot use the index: a scan of all accounts per /balance).
+_USER_BALANCES = text(
+    """
+    SELECT a.kind,
+           a.posted_debits + COALESCE(s.posted_debits, 0) AS posted_debits,
+           a.posted_credits + COALESCE(s.posted_credits, 0) AS posted_credits,
+           a.pending_debits + COALESCE(s.pending_debits, 0) AS pending_debits,
+           a.pending_credits + COALESCE(s.pending_credits, 0) AS pending_credits
+      FROM accounts a
+      LEFT JOIN LATERAL (
+           SELECT sum(posted_debits)::bigint AS posted_debits,
+                  sum(posted_credits)::bigint AS posted_credits,
+                  sum(pending_debits)::bigint AS pending_debits,
+                  sum(pending_credits)::bigint AS pending_credits
+             FROM account_slots WHERE account_id = a.id) s ON true
+     WHERE a.user_id = :u AND a.kind IN ('user_points', 'user_money')
+    """
+)
+
 _HISTORY = text(
     """
     SELECT id, kind, phase, asset, direction, amount, reference, created_at
@@ -60,6 +81,19 @@ class AccountRepository:
         return Balances(
             row.posted_debits, row.posted_credits, row.pending_debits, row.pending_credits
         )
+
+    async def user_balances(self, user_id: UUID) -> dict[AccountKind, Balances]:
+        """The user's points and money balances (an account not opened yet reads as zero)."""
+        rows = (await self.session.execute(_USER_BALANCES, {"u": user_id})).all()
+        found = {
+            AccountKind(r.kind): Balances(
+                r.posted_debits, r.posted_credits, r.pending_debits, r.pending_credits
+            )
+            for r in rows
+        }
+        return {
+            k: found.get(k, Balances()) for k in (AccountKind.user_points, AccountKind.user_money)
+        }
 
     async def history(
         self,

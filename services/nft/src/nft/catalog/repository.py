@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nft.catalog.domain import CatalogItem, CatalogItemStatus
@@ -20,6 +20,13 @@ from nft.models import catalog_items
 _C = catalog_items.c
 _FIELDS = [f.name for f in fields(CatalogItem)]
 _COLUMNS = [_C[name] for name in _FIELDS]
+#: `GET /nft/catalog`'s first page, built once rather than per request (ADR 0009).
+_ACTIVE_FIRST_PAGE = (
+    select(*_COLUMNS)
+    .where(_C.status == CatalogItemStatus.active)
+    .order_by(_C.created_at.desc(), _C.id.desc())
+    .limit(bindparam("n"))
+)
 
 
 def _item(row: Any) -> CatalogItem:
@@ -55,6 +62,9 @@ class CatalogRepository:
         self, *, active_only: bool, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[CatalogItem]:
         """Newest first, keyset on (created_at, id)."""
+        if active_only and after is None:  # the public catalog's first page: the hot read
+            rows = await self.session.execute(_ACTIVE_FIRST_PAGE, {"n": limit})
+            return [_item(r) for r in rows.all()]
         conditions: list[ColumnElement[bool]] = []
         if active_only:
             conditions.append(_C.status == CatalogItemStatus.active)
