@@ -1,6 +1,9 @@
 """The consumer inbox: `(consumer, event_id)` claimed in the handler's own transaction.
 
-A redelivered event finds its row already there and changes nothing.
+A redelivered event finds its row already there and changes nothing; so does an event the
+producer's relay republishes after a broker lost its topics (`scifikpi_common.republish`). Inbox
+rows are never pruned: if they ever are, keep them longer than every producer's
+`OUTBOX_RETENTION`, or a republished event would be applied again.
 """
 
 from __future__ import annotations

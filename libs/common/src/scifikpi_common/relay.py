@@ -6,6 +6,13 @@ connection that LISTENs); others wait as hot standbys. Rows are read in id order
 send and mark re-sends them after restart, and consumers drop the duplicate by `event_id`.
 A failed send keeps the row (attempts, last_error) and is retried with backoff; nothing is
 skipped, so per-key order holds.
+
+A broker that comes back without what it acknowledged (a memory-only broker restarted, a topic
+deleted and recreated) is noticed by `BrokerWatch` (`scifikpi_common.republish`): at activation,
+after a failed send, every `check_interval_s`, and whenever an acknowledged offset goes
+backwards. The relay then clears `published_at` of the lost topics' retained rows and sends them
+again in id order; a topic that does not exist yet holds the relay back until it does (sending
+would let the broker auto-create it with the wrong partition count).
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ from scifikpi_common.metrics import (
     OUTBOX_PUBLISHED,
 )
 from scifikpi_common.outbox import Outbox
+from scifikpi_common.republish import (
+    OUTBOX_REPUBLISHED,
+    BrokerWatch,
+    mark_for_republish,
+    retained_counts,
+)
 
 log = get_logger(__name__)
 
@@ -60,6 +73,8 @@ class OutboxRelay:
         max_backoff_s: float = 30.0,
         retention: timedelta = timedelta(days=7),
         maintenance_interval_s: float = 15.0,
+        check_interval_s: float = 5.0,
+        watch: BrokerWatch | None = None,
     ) -> None:
         self.engine = engine
         self.outbox = outbox
@@ -70,6 +85,11 @@ class OutboxRelay:
         self.max_backoff_s = max_backoff_s
         self.retention = retention
         self.maintenance_interval_s = maintenance_interval_s
+        self.check_interval_s = check_interval_s
+        self.watch = watch or BrokerWatch(_bootstrap_of(producer))
+        self._missing: set[str] = set()
+        self._check_now = True
+        self._baseline_pending = True
         self.service = outbox.producer
         self._lock_key = zlib.crc32(f"outbox:{self.table.schema}".encode())
         self._wakeup = asyncio.Event()
@@ -97,9 +117,12 @@ class OutboxRelay:
             assert raw is not None  # the asyncpg connection of an open pool connection
             await raw.add_listener(self.outbox.channel, self._on_notify)
             log.info("outbox_relay_active", schema=self.table.schema)
+            self._baseline_pending = True  # the loop's first broker check compares row counts
             try:
                 await self._loop(control, stop)
             finally:
+                self._check_now = True
+                await self.watch.close()
                 await raw.remove_listener(self.outbox.channel, self._on_notify)
                 await control.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key})
                 await control.commit()
@@ -126,7 +149,20 @@ class OutboxRelay:
     async def _loop(self, control: AsyncConnection, stop: asyncio.Event) -> None:
         backoff = 0.0
         next_maintenance = 0.0
+        next_check = time.monotonic() + self.check_interval_s
         while not stop.is_set():
+            if self._check_now or self._missing or time.monotonic() >= next_check:
+                try:
+                    await self.check_broker(baseline=self._baseline_pending)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the broker is unreachable: the sends will say so
+                    log.warning("outbox_broker_check_failed", error=repr(exc))
+                    self._check_now = True
+                next_check = time.monotonic() + self.check_interval_s
+                if self._missing:
+                    await _sleep_or_stop(stop, max(self.poll_interval_s, 0.5))
+                    continue
             if time.monotonic() >= next_maintenance:
                 await self.maintenance()
                 await control.execute(text("SELECT 1"))  # the lock's connection is still alive
@@ -141,6 +177,7 @@ class OutboxRelay:
                 sent, failed = 0, True
                 log.warning("outbox_relay_batch_failed", error=repr(exc))
             if failed:
+                self._check_now = True  # a broker outage may end with an empty broker
                 backoff = min(max(backoff * 2, 0.2), self.max_backoff_s)
                 await _sleep_or_stop(stop, backoff)
                 continue
@@ -210,6 +247,8 @@ class OutboxRelay:
                     failure, failed_row = result, row
                     break
                 done.append(row.id)
+                if self.watch.observe(result):
+                    self._check_now = True  # a new log behind the same topic name
                 OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
             if done:
                 await conn.execute(
@@ -226,6 +265,28 @@ class OutboxRelay:
                     "outbox_publish_failed", event_id=str(failed_row.event_id), error=repr(failure)
                 )
             return len(done), failed_row is not None
+
+    async def check_broker(self, *, baseline: bool = False) -> set[str]:
+        """Republish the topics the broker lost; returns them. `baseline` (at activation) also
+        compares each topic's message count with the outbox's retained published rows."""
+        expected = None
+        if baseline:
+            async with self.engine.connect() as conn:
+                expected = await retained_counts(conn, self.table)
+        lost, missing = await self.watch.lost_topics(expected)
+        self._check_now = False
+        self._baseline_pending = self._baseline_pending and not baseline
+        if missing != self._missing:
+            if missing:
+                log.warning("outbox_topics_missing", topics=sorted(missing))
+            self._missing = missing
+        if lost:
+            async with self.engine.begin() as conn:
+                count = await mark_for_republish(conn, self.outbox, lost)
+            self.watch.forget(lost)
+            OUTBOX_REPUBLISHED.labels(self.service).inc(count)
+            log.warning("outbox_broker_lost_topics", topics=sorted(lost), republishing=count)
+        return lost
 
     async def maintenance(self) -> None:
         """Backlog metrics, and pruning of rows published longer ago than the retention."""
@@ -245,6 +306,14 @@ class OutboxRelay:
             )
         OUTBOX_BACKLOG.labels(self.service).set(count)
         OUTBOX_OLDEST_AGE.labels(self.service).set(float(age or 0))
+
+
+def _bootstrap_of(producer: Any) -> str | None:
+    """The producer's bootstrap servers (aiokafka keeps them on its client)."""
+    servers = getattr(getattr(producer, "client", None), "_bootstrap_servers", None)
+    if isinstance(servers, (list, tuple)):
+        return ",".join(servers)
+    return servers if isinstance(servers, str) else None
 
 
 def _failed(exc: BaseException) -> asyncio.Future[Any]:

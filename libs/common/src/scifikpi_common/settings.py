@@ -8,6 +8,7 @@ Secrets that still hold their development placeholder are refused outside `local
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -38,6 +39,7 @@ SHARED_FIELDS = frozenset(
         "kafka_bootstrap_servers",
         "kafka_fetch_max_wait_ms",
         "log_level",
+        "outbox_retention",
         "log_format",
         "otlp_endpoint",
         "redis_url",
@@ -78,6 +80,12 @@ class ServiceSettings(BaseSettings):
         le=30_000,
         description="Longest wait of a consumer fetch. Kafka answers as soon as data arrives; "
         "the Tansu broker of the local stack only when the wait ends, so it runs with ~20 ms.",
+    )
+    outbox_retention: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description="How long published outbox rows are kept (ISO-8601 `P7D` or seconds): the "
+        "window a lost or recreated topic can be republished from (scifikpi_common.republish).",
     )
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")

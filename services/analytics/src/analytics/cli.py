@@ -49,6 +49,7 @@ from aiokafka.errors import KafkaError
 from scifikpi_common.db import UnitOfWorkFactory, process_database
 from scifikpi_common.logging import configure_logging
 from scifikpi_common.messaging import Delivery, PoisonMessage
+from scifikpi_common.republish import add_outbox_commands, outbox_main
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from analytics.consumers import consumers
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="analytics-admin", description="Operate SciFiKPI analytics."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_outbox_commands(sub)  # outbox status | republish (scifikpi_common.republish)
     rebuild = sub.add_parser("rebuild", help="empty the projection and replay every topic")
     rebuild.add_argument("--batch", type=int, default=2_000, help="events per transaction")
     sub.add_parser("lag", help="how far the analytics group is behind, per topic and partition")
@@ -305,6 +307,8 @@ async def _run(args: argparse.Namespace, settings: AnalyticsSettings) -> dict[st
 
 def main(argv: Sequence[str] | None = None, settings: AnalyticsSettings | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "outbox":
+        return outbox_main(args, get_settings().database_url, make_outbox())
     settings = settings or get_settings()
     configure_logging("analytics", level="WARNING", fmt="console")
     try:

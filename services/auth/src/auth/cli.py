@@ -24,6 +24,7 @@ from scifikpi_common.db import (
 )
 from scifikpi_common.errors import AppError
 from scifikpi_common.logging import configure_logging
+from scifikpi_common.republish import add_outbox_commands, outbox_main
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from auth import handlers
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="auth-admin", description="Administer SciFiKPI auth accounts."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_outbox_commands(sub)  # outbox status | republish (scifikpi_common.republish)
     create = sub.add_parser("create-admin", help="create an active admin account")
     create.add_argument("--email", required=True)
     create.add_argument(
@@ -113,6 +115,8 @@ def _quiet_logging(settings: AuthSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "outbox":
+        return outbox_main(args, get_settings().database_url, make_outbox())
     try:
         settings = get_settings()
         _quiet_logging(settings)

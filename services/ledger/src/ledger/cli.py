@@ -19,6 +19,7 @@ from scifikpi_common.db import (
     process_database,
 )
 from scifikpi_common.logging import configure_logging
+from scifikpi_common.republish import add_outbox_commands, outbox_main
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledger import handlers
@@ -30,6 +31,7 @@ from ledger.settings import LedgerSettings, get_settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledger-admin", description="Operate SciFiKPI ledger.")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_outbox_commands(sub)  # outbox status | republish (scifikpi_common.republish)
     sub.add_parser("check", help="verify the ledger invariants (exit 1 on any problem)")
     sub.add_parser("sweep", help="expire due holds now")
     return parser
@@ -48,6 +50,8 @@ async def _run(args: argparse.Namespace, settings: LedgerSettings) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None, settings: LedgerSettings | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "outbox":
+        return outbox_main(args, get_settings().database_url, make_outbox())
     settings = settings or get_settings()
     configure_logging("ledger", level="WARNING", fmt="console")
     try:

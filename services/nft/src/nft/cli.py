@@ -21,8 +21,10 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
 from pytoniq_core import Address
+from scifikpi_common.republish import add_outbox_commands, outbox_main
 
 from nft.domain import InvalidAddress
+from nft.models import make_outbox
 from nft.settings import NftSettings, TonNetwork, get_settings
 from nft.ton import contracts
 from nft.ton.addresses import parse_user_address
@@ -44,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="nft-admin", description="Administer the SciFiKPI NFT custody wallet and collection."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_outbox_commands(sub)  # outbox status | republish (scifikpi_common.republish)
     sub.add_parser("custody", help="show the custody wallet and the collection")
     sub.add_parser(
         "deploy-collection",
@@ -194,6 +197,8 @@ async def _run(args: argparse.Namespace, settings: NftSettings) -> tuple[str, bo
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "outbox":
+        return outbox_main(args, get_settings().database_url, make_outbox())
     try:
         settings = get_settings()
         text, ok = asyncio.run(_run(args, settings))

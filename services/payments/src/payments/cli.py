@@ -22,6 +22,7 @@ from scifikpi_common.db import (
 )
 from scifikpi_common.errors import AppError
 from scifikpi_common.logging import configure_logging
+from scifikpi_common.republish import add_outbox_commands, outbox_main
 
 from payments import handlers
 from payments.flows import PaymentFlows
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="payments-admin", description="Operate SciFiKPI payments."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_outbox_commands(sub)  # outbox status | republish (scifikpi_common.republish)
     for name, text in (
         ("show", "print a payment with its refund and provider events"),
         ("reconcile", "ask the provider about a payment now and apply the answer"),
@@ -101,6 +103,8 @@ async def _show(factory: UnitOfWorkFactory, payment_id: UUID) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "outbox":
+        return outbox_main(args, get_settings().database_url, make_outbox())
     settings = get_settings()
     configure_logging("payments-admin", level="WARNING", fmt=settings.log_format)
     try:
