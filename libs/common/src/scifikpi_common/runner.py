@@ -22,7 +22,12 @@ from scifikpi_common.db import (
     process_database,
 )
 from scifikpi_common.logging import configure_logging, get_logger
-from scifikpi_common.messaging import EventConsumers, make_broker
+from scifikpi_common.messaging import (
+    EventConsumers,
+    Membership,
+    instance_id_from_env,
+    make_broker,
+)
 from scifikpi_common.metrics import serve_worker_metrics
 from scifikpi_common.outbox import Outbox
 from scifikpi_common.relay import OutboxRelay, make_producer
@@ -64,8 +69,17 @@ def _prepare(settings: ServiceSettings, role: str) -> None:
 
 
 async def consume_until_stopped(
-    settings: ServiceSettings, consumers: EventConsumers, outbox: Outbox, stop: asyncio.Event
+    settings: ServiceSettings,
+    consumers: EventConsumers,
+    outbox: Outbox,
+    stop: asyncio.Event,
+    *,
+    membership: Membership | None = None,
 ) -> None:
+    """Consume until `stop`; a static group member when `CONSUMER_INSTANCE_ID` is set (a restart
+    then does not rebalance the group), unless `membership` says otherwise."""
+    if membership is None:
+        membership = Membership(instance_id_from_env(settings.service_name))
     engine = create_engine(
         settings.database_url,
         schema=outbox.table.schema or settings.service_name,
@@ -79,6 +93,7 @@ async def consume_until_stopped(
         broker,
         UnitOfWorkFactory(create_sessionmaker(engine), outbox),
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        membership=membership,
     )
     try:
         # Joining a consumer group can take many seconds; a stop request must not wait for it.
@@ -87,7 +102,12 @@ async def consume_until_stopped(
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done():
             starting.result()
-            log.info("worker_started", topics=consumers.topics, group=consumers.group_id)
+            log.info(
+                "worker_started",
+                topics=consumers.topics,
+                group=consumers.group_id,
+                instance_id=membership.instance_id,
+            )
             await stopping
         else:
             starting.cancel()
@@ -112,7 +132,7 @@ async def relay_until_stopped(
     )
     try:
         await _start_with_retry(producer.start, stop, "kafka producer")
-        await OutboxRelay(engine, outbox, producer).run(stop)
+        await OutboxRelay(engine, outbox, producer, retention=settings.outbox_retention).run(stop)
     finally:
         await producer.stop()
         await engine.dispose()

@@ -20,7 +20,8 @@ message is dead-lettered without taking the others with it. Every other message 
 every topic without a batch handler, keeps the per-message semantics above.
 
 Modules: `delivery` (what is delivered and what became of it), `handling` (the per-message
-path), `batching` (the batch path), `consumers` (registration and subscriptions), `broker`.
+path), `batching` (the batch path), `consumers` (registration and subscriptions),
+`membership` (static group membership), `broker`.
 """
 
 from scifikpi_common.messaging.broker import make_broker
@@ -33,6 +34,7 @@ from scifikpi_common.messaging.delivery import (
     PoisonMessage,
     is_infrastructure_error,
 )
+from scifikpi_common.messaging.membership import Membership, instance_id_from_env
 
 __all__ = [
     "BatchItem",
@@ -41,6 +43,8 @@ __all__ = [
     "Handler",
     "Outcome",
     "PoisonMessage",
+    "Membership",
     "is_infrastructure_error",
+    "instance_id_from_env",
     "make_broker",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import TopicPartition
 from faststream import AckPolicy
@@ -17,6 +17,7 @@ from scifikpi_common.db import UnitOfWorkFactory
 from scifikpi_common.events.base import Event
 from scifikpi_common.messaging.batching import BatchHandling
 from scifikpi_common.messaging.delivery import Delivery, Handler, KafkaRecord, Route, Routes
+from scifikpi_common.messaging.membership import Membership
 from scifikpi_common.metrics import CONSUMER_LAG
 
 Subscriber = Callable[[KafkaMessage], Awaitable[None]]
@@ -119,50 +120,51 @@ class EventConsumers(BatchHandling):
         return self.service
 
     def attach(
-        self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory, *, fetch_max_wait_ms: int = 500
+        self,
+        broker: KafkaBroker,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        fetch_max_wait_ms: int = 500,
+        membership: Membership | None = None,
     ) -> None:
         """Subscribe to every topic with a handler, one consumer group per service.
 
         `fetch_max_wait_ms` bounds how long a fetch waits for data; Kafka answers a waiting fetch
         as soon as data arrives, Tansu only when the wait ends, so the local stack lowers it.
+        `membership` makes the process a static group member (no rebalance on restart).
         """
         if self.one_subscription:
             if not all(self._batched_topic(t) for t in self.topics):
                 raise ValueError("one_subscription needs batch handlers on every topic")
             broker.subscriber(
-                *self.topics,
-                group_id=self.group_id,
-                auto_offset_reset="earliest",
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                batch=True,
-                max_records=self.max_batch,
-                batch_timeout_ms=self.batch_timeout_ms,
-                fetch_max_wait_ms=fetch_max_wait_ms,
-                title=f"{self.service}:all",
+                *self.topics, **self.subscription_options("all", fetch_max_wait_ms, membership)
             )(self._batch_subscriber(broker, uow_factory))
             return
         for topic in self.topics:
+            options = self.subscription_options(topic, fetch_max_wait_ms, membership)
             if self._batched_topic(topic):
-                broker.subscriber(
-                    topic,
-                    group_id=self.group_id,
-                    auto_offset_reset="earliest",
-                    ack_policy=AckPolicy.NACK_ON_ERROR,
-                    batch=True,
-                    max_records=self.max_batch,
-                    batch_timeout_ms=self.batch_timeout_ms,
-                    fetch_max_wait_ms=fetch_max_wait_ms,
-                    title=f"{self.service}:{topic}",
-                )(self._batch_subscriber(broker, uow_factory))
-                continue
-            broker.subscriber(
-                topic,
-                group_id=self.group_id,
-                auto_offset_reset="earliest",
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                fetch_max_wait_ms=fetch_max_wait_ms,
-                title=f"{self.service}:{topic}",
-            )(self._subscriber(broker, uow_factory))
+                broker.subscriber(topic, **options)(self._batch_subscriber(broker, uow_factory))
+            else:
+                broker.subscriber(topic, **options)(self._subscriber(broker, uow_factory))
+
+    def subscription_options(
+        self, label: str, fetch_max_wait_ms: int = 500, membership: Membership | None = None
+    ) -> dict[str, Any]:
+        """`broker.subscriber` keyword arguments of the subscriber of `label` (a topic, or `all`
+        for `one_subscription`); the rebalance bench subscribes with exactly these."""
+        batched = label == "all" or self._batched_topic(label)
+        options: dict[str, Any] = {
+            **(membership or Membership()).options(self.group_id, label),
+            "auto_offset_reset": "earliest",
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+            "title": f"{self.service}:{label}",
+        }
+        if batched:
+            options.update(
+                batch=True, max_records=self.max_batch, batch_timeout_ms=self.batch_timeout_ms
+            )
+        return options
 
     def _subscriber(self, broker: KafkaBroker, uow_factory: UnitOfWorkFactory) -> Subscriber:
         async def on_message(msg: KafkaMessage) -> None:
