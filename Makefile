@@ -51,6 +51,7 @@ bench: sync ## Benchmarks: gateway, login, webhooks, ledger postings vs pgbench,
 		{ apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }; \
 		else echo "run: sudo apt-get install wrk"; fi; }
 	$(UV) run python -m scifikpi_tools.bench.gateway
+	$(UV) run python -m scifikpi_tools.bench.hot_reads
 	$(UV) run python services/auth/benchmarks/login.py
 	$(UV) run python services/payments/benchmarks/webhooks.py
 	$(UV) run python services/ledger/benchmarks/postings.py
@@ -67,6 +68,18 @@ FUZZ_ARGS ?=
 .PHONY: fuzz
 fuzz: sync ## Fuzz the API through the gateway (schemathesis, as a user and an admin) on a fresh stack; FUZZ_ARGS="--running" for the `make run` stack, "--url URL", "--examples N"
 	$(UV) run python -m scifikpi_tools.fuzz $(FUZZ_ARGS)
+
+LOAD_ARGS ?=
+
+.PHONY: load
+load: sync ## Stepped load test (locust, the frontend's users) on a fresh stack; writes a capacity report (HTML, PNG) under .local/load/; LOAD_ARGS="--running" for the `make run` stack, "--url URL"
+	$(UV) run python -m scifikpi_tools.load $(LOAD_ARGS)
+
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: sync ## Chaos suite on a fresh stack: flows run while processes are SIGKILLed, Postgres restarts, the broker is lost; books checked after each; CHAOS_ARGS="--short" for the CI variant
+	$(UV) run python -m scifikpi_tools.chaos $(CHAOS_ARGS)
 
 .PHONY: lint
 lint: sync ## ruff (lint and format check), the import-linter contracts, mypy (the strict set in pyproject.toml)

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 
 from scifikpi_tools.stack import LocalStack
+from scifikpi_tools.stackenv import add_target_arguments, read_stack_env
 from scifikpi_tools.standins.pay import pay_stripe
 
 API = "/api/v1"
@@ -310,16 +310,9 @@ class Target:
 
 
 def running_stack(env_file: Path) -> Target:
-    """The `make run` stack from its `stack.env`: the gateway is NFT_PUBLIC_BASE_URL minus /api/v1,
-    localstripe is 8420 shifted like the gateway's port."""
-    values: dict[str, str] = {}
-    for line in env_file.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key] = shlex.split(value)[0] if value else ""
-    gateway = values["NFT_PUBLIC_BASE_URL"].removesuffix(API)
-    port = int(gateway.rsplit(":", 1)[1])
-    return Target(gateway, f"http://127.0.0.1:{8420 + port - 8000}", values.get("DATABASE_URL"))
+    """The `make run` stack from its `stack.env`."""
+    stack = read_stack_env(env_file)
+    return Target(stack.gateway_url, stack.standin_url(8420), stack.values.get("DATABASE_URL"))
 
 
 async def run_against(target: Target, args: argparse.Namespace) -> list[Tally]:
@@ -360,12 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scifikpi_tools.fuzz", description=__doc__.splitlines()[0]
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--url", help="a running gateway (default: start a fresh local stack)")
-    where.add_argument(
-        "--running", nargs="?", const=".local/stack.env", metavar="STACK_ENV",
-        help="the `make run` stack, from its stack.env (default .local/stack.env)",
-    )  # fmt: skip
+    add_target_arguments(parser)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                         help="with --url: the stack's database, to create the admin")  # fmt: skip
     parser.add_argument("--localstripe-url", default="http://127.0.0.1:8420")
