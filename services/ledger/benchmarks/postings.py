@@ -5,10 +5,14 @@ posting paths, next to `pgbench -N` on the same database in the same run:
   call + one outbox statement + commit), `--concurrency` workers;
 - batched: `ledger.handlers.credit_mining_batch`, one transaction per `--batch` events (one
   `credit_batch` call + one bulk outbox statement + commit), `--batch-concurrency` workers;
-- pgbench: `pgbench -N` (simple update, no branch/teller hot rows), `--concurrency` clients.
+- pgbench: `pgbench -N` (simple update, no branch/teller hot rows), `--concurrency` clients;
+- floor: the single path's SQL run by pgbench itself (a C client, prepared statements, no
+  Python): BEGIN, the same `post_transfer` call, the outbox statement as `scifikpi_common.outbox`
+  sends it (insert + `pg_notify`), COMMIT; and the same without the `pg_notify`. What the
+  database allows the single path at best, whatever the client costs (docs/adr/0010).
 
     uv run python services/ledger/benchmarks/postings.py [--duration 10] [--concurrency 16]
-        [--batch 500] [--batch-concurrency 4] [--users 10000] [--repeat 1] [--json]
+        [--batch 500] [--batch-concurrency 4] [--users 10000] [--repeat 1] [--no-floor] [--json]
 
 Needs a reachable Postgres (DATABASE_URL, else 127.0.0.1:5432); creates a fresh database,
 migrates it and drops it afterwards. Every credit goes from the one `mining_issuance` account (the
@@ -37,6 +41,7 @@ from scifikpi_common.db import UnitOfWorkFactory, create_engine, create_sessionm
 from scifikpi_common.events import MiningCompleted
 from scifikpi_common.testing import create_database, drop_database, migrate
 from scifikpi_common.testing.database import to_asyncpg_url
+from sqlalchemy import text
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC)
@@ -81,6 +86,60 @@ async def _run(
     return done / wall, (time.process_time() - cpu) / wall
 
 
+_FLOOR_POST = """\\set u random(1, {users})
+BEGIN;
+SELECT * FROM ledger.post_transfer('mining:' || gen_random_uuid(),
+  ledger.account_of('mining_issuance', NULL, 'points'),
+  ledger.account_of('user_points', (SELECT user_id FROM ledger.bench_users WHERE n = :u), 'points'),
+  1000000, 'mining', (SELECT user_id FROM ledger.bench_users WHERE n = :u),
+  '{{"session_id": "x"}}'::jsonb, NULL);
+WITH ins AS (INSERT INTO ledger.outbox (event_id, topic, key, event_type, payload, headers)
+  SELECT gen_random_uuid(), 'ledger.points.v1', 'k', 'PointsCredited', '{{"a": 1}}'::jsonb,
+         '{{}}'::jsonb RETURNING 1)
+SELECT {notify} FROM (SELECT count(*) FROM ins) AS n;
+COMMIT;
+"""
+
+
+def _pgbench_floor(
+    url: str, users: list[uuid.UUID], duration: int, concurrency: int, *, notify: bool
+) -> float | None:
+    """tps of the single path's statements sent by pgbench (`-M prepared`): the server's part."""
+    if shutil.which("pgbench") is None:
+        return None
+    script = Path(f"/tmp/ledger_bench_floor_{os.getpid()}.sql")  # noqa: S108 - a scratch file
+    script.write_text(
+        _FLOOR_POST.format(
+            users=len(users), notify="pg_notify('ledger_outbox', '')" if notify else "1"
+        )
+    )
+    dsn = to_asyncpg_url(url)
+    run = ["pgbench", "-n", "-M", "prepared", "-f", str(script), "-c", str(concurrency)]
+    run += ["-j", "2", "-T", str(duration), dsn]
+    try:
+        out = subprocess.run(run, check=True, capture_output=True, text=True).stdout  # noqa: S603
+    finally:
+        script.unlink(missing_ok=True)
+    match = re.search(r"tps = ([0-9.]+)", out)
+    return float(match.group(1)) if match else None
+
+
+async def _bench_users(factory: UnitOfWorkFactory, users: list[uuid.UUID]) -> None:
+    """The users as a numbered table, for the pgbench floor script to pick at random."""
+    async with factory() as uow:
+        await uow.session.execute(
+            text("CREATE TABLE ledger.bench_users (n int PRIMARY KEY, user_id uuid NOT NULL)")
+        )
+        await uow.session.execute(
+            text(
+                "INSERT INTO ledger.bench_users"
+                " SELECT n, u FROM unnest(CAST(:users AS uuid[])) WITH ORDINALITY AS t(u, n)"
+            ),
+            {"users": users},
+        )
+        await uow.commit()
+
+
 def _pgbench(url: str, duration: int, concurrency: int) -> float | None:
     if shutil.which("pgbench") is None:
         return None
@@ -113,6 +172,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         uow, [_event([u]) for u in users[i : i + 1000]]
                     )
                     await uow.commit()
+            if args.floor:
+                await _bench_users(factory, users)
             runs = []
             for _ in range(args.repeat):
                 single, single_cpu = await _run(
@@ -128,6 +189,24 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 pgbench = await asyncio.to_thread(
                     _pgbench, url, int(args.duration), args.concurrency
                 )
+                floor = floor_no_notify = None
+                if args.floor:
+                    floor = await asyncio.to_thread(
+                        _pgbench_floor,
+                        url,
+                        users,
+                        int(args.duration),
+                        args.concurrency,
+                        notify=True,
+                    )
+                    floor_no_notify = await asyncio.to_thread(
+                        _pgbench_floor,
+                        url,
+                        users,
+                        int(args.duration),
+                        args.concurrency,
+                        notify=False,
+                    )
                 runs.append(
                     {
                         "single_per_s": round(single),
@@ -135,6 +214,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         "client_cpu_single": round(single_cpu, 2),
                         "client_cpu_batched": round(batched_cpu, 2),
                         "pgbench_N_tps": round(pgbench) if pgbench else None,
+                        "floor_tps": round(floor) if floor else None,
+                        "floor_no_notify_tps": round(floor_no_notify) if floor_no_notify else None,
+                        "loadavg": round(os.getloadavg()[0], 2),
                     }
                 )
                 if not args.json:
@@ -167,12 +249,16 @@ def _table(result: dict[str, Any]) -> str:
     batched = f"batched ({result['batch']}/txn, c={result['concurrency_batched']})"
     pgbench = f"pgbench -N (c={result['concurrency_single']})"
     head = f"{'run':>3}  {single:>24}  {batched:>26}  {pgbench:>20}  client CPU (cores)"
+    head += "  floor tps (notify / none)  load"
     lines = [head, "-" * len(head)]
     for i, run in enumerate(result["runs"], 1):
+        per_posting = 1000 * run["client_cpu_single"] / max(run["single_per_s"], 1)
         lines.append(
             f"{i:>3}  {run['single_per_s']:>22,}/s  {run['batched_per_s']:>24,}/s  "
             f"{run['pgbench_N_tps'] or 0:>16,} tps  "
             f"{run['client_cpu_single']:.2f} single / {run['client_cpu_batched']:.2f} batched"
+            f" ({per_posting:.2f} ms/posting)  "
+            f"{run['floor_tps'] or 0:>9,} / {run['floor_no_notify_tps'] or 0:>6,}  {run['loadavg']}"
         )
     lines.append(
         f"invariants_ok={result['invariants_ok']} transfers={result['transfers']:,} "
@@ -190,6 +276,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch-concurrency", type=int, default=4)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-floor", dest="floor", action="store_false")
     parser.add_argument("--json", action="store_true")
     ns = parser.parse_args()
     result = asyncio.run(main(ns))
