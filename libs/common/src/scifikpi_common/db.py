@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 
 from scifikpi_common.errors import KeepsChanges
+from scifikpi_common.outbox import RelayWaker
 
 if TYPE_CHECKING:
     from scifikpi_common.events.base import Event
@@ -114,9 +115,12 @@ class UnitOfWork:
         *,
         read_only: bool = False,
         reads: AsyncEngine | None = None,
+        waker: RelayWaker | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._outbox = outbox
+        self._waker = waker
+        self._published = False
         self._admission = admission
         self.read_only = read_only
         self._reads = reads
@@ -171,10 +175,15 @@ class UnitOfWork:
         """Queue events in order with one statement (a consumed batch's outcomes)."""
         self._refuse_writes("publish")
         await self._outbox.add_many(self.session, events)
+        self._published = self._published or bool(events)
 
     async def commit(self) -> None:
         self._refuse_writes("commit")
         await self.session.commit()
+        if self._published:
+            self._published = False
+            if self._waker is not None:
+                self._waker.wake()  # after the commit: the relay must find the rows
 
     def _refuse_writes(self, what: str) -> None:
         if self.read_only:
@@ -185,6 +194,7 @@ class UnitOfWork:
             await self._connection.rollback()
         else:
             await self.session.rollback()
+        self._published = False
 
 
 @asynccontextmanager
@@ -232,14 +242,15 @@ class UnitOfWorkFactory:
         limit = concurrency or pool_capacity(sessionmaker)
         self._admission = asyncio.Semaphore(limit) if limit else None
         bind = sessionmaker.kw.get("bind")
+        engine = bind if isinstance(bind, AsyncEngine) else None
         self._reads = (
-            bind.execution_options(isolation_level="AUTOCOMMIT")
-            if isinstance(bind, AsyncEngine)
-            else None
+            engine.execution_options(isolation_level="AUTOCOMMIT") if engine is not None else None
         )
+        #: the relay's NOTIFY, after commits that queued events (see `scifikpi_common.outbox`)
+        self.waker = RelayWaker(engine, outbox.channel)
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, self.outbox, self._admission)
+        return UnitOfWork(self.sessionmaker, self.outbox, self._admission, waker=self.waker)
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reads only (GET routes): each statement runs on its own, with no
