@@ -81,6 +81,12 @@ CHAOS_ARGS ?=
 chaos: sync ## Chaos suite on a fresh stack: flows run while processes are SIGKILLed, Postgres restarts, the broker is lost; books checked after each; CHAOS_ARGS="--short" for the CI variant
 	$(UV) run python -m scifikpi_tools.chaos $(CHAOS_ARGS)
 
+RESTORE_ARGS ?=
+
+.PHONY: restore-drill
+restore-drill: sync ## Backup + point-in-time restore drill (barman-cloud to a moto S3, its own PostgreSQL 15, the whole stack on it): prints RPO/RTO; RESTORE_ARGS="--users 3 --keep"
+	$(UV) run python -m scifikpi_tools.restore $(RESTORE_ARGS)
+
 .PHONY: lint
 lint: sync ## ruff (lint and format check), the import-linter contracts, mypy (the strict set in pyproject.toml)
 	$(UV) run --frozen ruff check .

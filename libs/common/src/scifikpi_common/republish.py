@@ -8,8 +8,8 @@ relay uses to notice a broker that came back without the messages it had acknowl
 
 `add_outbox_commands(subparsers)` + `run_outbox_command(args, ...)` mount
 `<service>-admin outbox republish --topic T --since 2026-12-07T10:00:00Z` (and `outbox status`)
-in a service's argparse CLI; `python -m scifikpi_common.republish --schema mining ...` runs the
-same commands for a service without an admin CLI.
+in every service's argparse CLI; `python -m scifikpi_common.republish --schema S ...` runs the
+same commands from any image with only DATABASE_URL.
 """
 
 from __future__ import annotations
